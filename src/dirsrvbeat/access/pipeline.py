@@ -1,0 +1,61 @@
+"""Build the access-log pipeline from its registered stages and run it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from typing import Any
+
+from ..deadletter import DeadLetter
+from ..inputs.access_file import AccessFileInput, Line
+from ..processors.enrich import Enricher
+from ..processors.join import Joiner
+from ..processors.stages import Enrich, Join, Parse, banner_facts
+from ..timestamps import TimestampConverter
+
+
+class AccessPipeline:
+    """input -> parse -> join -> enrich; iterate `documents()` and read `summary()` afterwards."""
+
+    def __init__(self, paths: Iterable[str] | None = None, *, lines: Iterable[Line] | None = None,
+                 connections: bool = False, strict: bool = False, deadletter: DeadLetter | None = None,
+                 host_name: str | None = None, service_name: str | None = None, with_ids: bool = False,
+                 joiner: Joiner | None = None, flush_at_end: bool = True,
+                 keep_partial_last_line: bool = True, extra_processors: Iterable[Any] = ()) -> None:
+        timestamps = TimestampConverter()
+        self.input = AccessFileInput(paths or [], keep_partial_last_line=keep_partial_last_line)
+        self._lines = lines
+        self.deadletter = deadletter or DeadLetter()
+        self.enricher = Enricher(service_name=service_name, host_name=host_name, with_ids=with_ids,
+                                 timestamps=timestamps)
+        self.parse = Parse(self.deadletter, strict=strict, on_header=self._header)
+        self.join = Join(joiner or Joiner(timestamps=timestamps), flush_at_end=flush_at_end)
+        self.enrich = Enrich(self.enricher, connections=connections)
+        self.extra = list(extra_processors)
+
+    def _header(self, text: str) -> None:
+        version, instance = banner_facts(text)
+        self.enricher.set_server(version=version, instance=instance)
+
+    def documents(self) -> Iterator[dict[str, Any]]:
+        lines = self._lines if self._lines is not None else self.input.read()
+        stream: Iterator[Any] = self.enrich.process(self.join.process(self.parse.process(iter(lines))))
+        for proc in self.extra:
+            stream = proc.process(stream)
+        return stream
+
+    @property
+    def joiner(self) -> Joiner:
+        return self.join.joiner
+
+    def summary(self) -> dict[str, Any]:
+        read = self.input.stats
+        parse = self.parse.stats
+        join = self.join.joiner.stats
+        return {
+            "files": read.files, "missing_files": read.missing_files, "bytes": read.bytes,
+            "lines": parse.lines, "parsed": parse.parsed, "unparsed": parse.unparsed,
+            "bad_utf8_lines": parse.bad_utf8_lines, "header_lines": parse.header_lines,
+            "blank_lines": parse.blank_lines, **asdict(join),
+            "dead_letter": self.deadletter.path, "errors": list(self.input.errors),
+        }

@@ -1,0 +1,1 @@
+"""Subcommands of the `dirsrvbeat` CLI, one module per job."""

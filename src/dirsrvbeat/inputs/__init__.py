@@ -1,0 +1,1 @@
+"""Inputs: sources of raw records (access-log files, cn=monitor over LDAP)."""

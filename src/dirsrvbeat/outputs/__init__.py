@@ -1,0 +1,1 @@
+"""Outputs: sinks for documents (NDJSON, Elasticsearch)."""

@@ -1,0 +1,1 @@
+"""Processors: stages that turn one stream of records into another (parse, join, enrich, classify)."""

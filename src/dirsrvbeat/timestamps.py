@@ -1,0 +1,90 @@
+"""Fast conversion of 389 DS access-log timestamps.
+
+Text logs stamp every line `[04/Dec/2026:19:53:00.675805620 +0000]`; JSON logs use
+`2026-12-04T19:53:00.675805620 +0000`. Thousands of lines share one second, so the
+expensive part (calendar arithmetic) is cached per second and offset.
+"""
+
+from __future__ import annotations
+
+import calendar
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+
+
+class BadTimestamp(ValueError):
+    pass
+
+
+class TimestampConverter:
+    """Turns raw stamps into (epoch seconds as float, ISO-8601 with milliseconds)."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self) -> None:
+        # key: "DD/Mon/YYYY:HH:MM:SS+ZZZZ" -> (epoch of that second, ISO prefix, ISO offset)
+        self._cache: dict[str, tuple[int, str, str]] = {}
+
+    def _second(self, key: str, date: str, tz: str) -> tuple[int, str, str]:
+        try:
+            if "/" in date:  # text log: DD/Mon/YYYY:HH:MM:SS
+                day, mon, rest = date.split("/", 2)
+                year, hh, mm, ss = rest.split(":")
+                month = _MONTHS[mon]
+            else:  # JSON log: YYYY-MM-DDTHH:MM:SS
+                ymd, hms = date.split("T")
+                year, mo, day = ymd.split("-")
+                hh, mm, ss = hms.split(":")
+                month = int(mo)
+            y, d, h, mi, s = int(year), int(day), int(hh), int(mm), int(ss)
+            sign = -1 if tz[0] == "-" else 1
+            off = sign * (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60) if tz else 0
+        except (KeyError, ValueError, IndexError) as exc:
+            raise BadTimestamp(f"unparsable timestamp {date!r} {tz!r}") from exc
+        epoch = calendar.timegm((y, month, d, h, mi, s, 0, 0, 0)) - off
+        iso = f"{y:04d}-{month:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
+        iso_tz = f"{tz[0:3]}:{tz[3:5]}" if tz else "Z"
+        entry = (epoch, iso, iso_tz)
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[key] = entry
+        return entry
+
+    def convert(self, raw: str) -> tuple[float, str]:
+        """`04/Dec/2026:19:53:00.675805620 +0000` -> (epoch float, `2026-12-04T19:53:00.675+00:00`)."""
+        sp = raw.find(" ")
+        if sp < 0:
+            stamp, tz = raw, ""
+        else:
+            stamp, tz = raw[:sp], raw[sp + 1:]
+        dot = stamp.find(".")
+        if dot < 0:
+            date, frac = stamp, ""
+        else:
+            date, frac = stamp[:dot], stamp[dot + 1:]
+        key = date + tz
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._second(key, date, tz)
+        epoch, iso, iso_tz = entry
+        if frac:
+            if not frac.isdigit():
+                raise BadTimestamp(f"unparsable fraction in {raw!r}")
+            return epoch + int(frac) / 10 ** len(frac), f"{iso}.{(frac + '00')[:3]}{iso_tz}"
+        return float(epoch), f"{iso}.000{iso_tz}"
+
+
+def parse_seconds(value: str) -> float:
+    """389 DS timing value -> seconds.
+
+    9 or 10 fractional digits are nanoseconds (the 10-digit form is bug 50655 of 1.3.7.2-1.4.2.2
+    and of every ABANDON etime): `36.0954815936` is 36 s + 954815936 ns.
+    """
+    dot = value.find(".")
+    if dot < 0:
+        return float(int(value))
+    frac = value[dot + 1:]
+    if len(frac) == 10:
+        return int(value[:dot]) + int(frac) / 1e9
+    return float(value)
