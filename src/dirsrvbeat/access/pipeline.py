@@ -44,6 +44,17 @@ class AccessPipeline:
             stream = proc.process(stream)
         return stream
 
+    def export_state(self) -> dict[str, Any]:
+        """What the next incremental run needs: open connections, pending ops, server facts."""
+        return {"join": self.join.joiner.export_state(), "service": dict(self.enricher.service)}
+
+    def import_state(self, state: dict[str, Any] | None) -> None:
+        if not state:
+            return
+        self.join.joiner.import_state(state.get("join") or {})
+        service = state.get("service") or {}
+        self.enricher.set_server(version=service.get("version"), instance=service.get("name"))
+
     @property
     def joiner(self) -> Joiner:
         return self.join.joiner

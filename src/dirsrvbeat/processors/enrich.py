@@ -151,8 +151,8 @@ class Enricher:
         doc: Doc = {}
         anchor = req if req is not None else res
         assert anchor is not None
-        start_epoch, start_iso = self._time(req["t"] if req is not None else None)
-        end_epoch, end_iso = self._time(res["t"] if res is not None else None)
+        _, start_iso = self._time(req["t"] if req is not None else None)
+        _, end_iso = self._time(res["t"] if res is not None else None)
         doc["@timestamp"] = start_iso or end_iso
         if req is not None:
             op_type = req["type"]

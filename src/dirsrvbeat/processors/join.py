@@ -154,7 +154,7 @@ class Joiner:
         c = self.conns.get(conn_id)
         if c is None:
             epoch = self._epoch(t) or 0.0
-            c = Connection(conn_id=conn_id, key=f"{int(epoch)}-{conn_id}", first_seen=t)
+            c = Connection(conn_id=conn_id, key=f"{int(epoch * 1000)}-{conn_id}", first_seen=t)
             self.conns[conn_id] = c
         return c
 
@@ -218,7 +218,7 @@ class Joiner:
             transport = "ldapi"
         else:
             transport = "ldap"
-        key = rec.get("json_key") or f"{int(epoch)}-{conn_id}"
+        key = rec.get("json_key") or f"{int(epoch * 1000)}-{conn_id}"
         self.conns[conn_id] = Connection(conn_id=conn_id, key=key, opened=t, opened_epoch=epoch, first_seen=t,
                                          src=src, dst=dst, fd=rec.get("fd"), transport=transport)
 
@@ -248,12 +248,7 @@ class Joiner:
         stale = [k for k in self.pending if k[0] == conn_id] if self.pending else []
         for k in stale:
             op = self.pending.pop(k)
-            while op is not None:
-                prev = op.pop("_prev", None)
-                self.stats.requests_without_result += 1
-                out.append(OpEvent(op["req"], None, op["ident"], op_status, op.get("details")))
-                self.stats.ops_emitted += 1
-                op = prev
+            self._emit_unresolved(op, op_status, out)
         out.append(ConnEvent(c, conn_status))
         self.stats.connections_emitted += 1
 
@@ -263,13 +258,20 @@ class Joiner:
         self.conns.clear()
         self.closing.clear()
         for op in self.pending.values():  # ops of conn ids never seen (internal conn 0 ...)
-            while op is not None:
-                prev = op.pop("_prev", None)
-                self.stats.requests_without_result += 1
-                out.append(OpEvent(op["req"], None, op["ident"], op_status, op.get("details")))
-                self.stats.ops_emitted += 1
-                op = prev
+            self._emit_unresolved(op, op_status, out)
         self.pending.clear()
+
+    def _emit_unresolved(self, op: dict[str, Any] | None, status: str, out: list[Any]) -> None:
+        """Emit a pending op (and the stack under it) that will never get its RESULT."""
+        while op is not None:
+            prev = op.pop("_prev", None)
+            details = op.get("details")
+            if op.get("abandoned"):
+                details = {**(details or {}), "abandoned": True}
+            self.stats.requests_without_result += 1
+            self.stats.ops_emitted += 1
+            out.append(OpEvent(op["req"], None, op["ident"], status, details))
+            op = prev
 
     # ------------------------------------------------------------------ operations
     def _request(self, rec: Record, out: list[Any]) -> None:
@@ -305,9 +307,7 @@ class Joiner:
             if rec.get("internal"):
                 op["_prev"] = prev  # nested/sequential internal ops reusing one key: a stack
             else:  # a duplicate request id: the earlier one never got its RESULT
-                self.stats.requests_without_result += 1
-                out.append(OpEvent(prev["req"], None, prev["ident"], NO_RESULT, prev.get("details")))
-                self.stats.ops_emitted += 1
+                self._emit_unresolved(prev, NO_RESULT, out)
         self.pending[key] = op
 
     def _result(self, rec: Record, out: list[Any]) -> None:
@@ -411,7 +411,10 @@ class Joiner:
     def finish(self, out: list[Any]) -> None:
         """End of input: emit every pending op as unfinished and every connection as open."""
         for c in list(self.conns.values()):
-            self._finish_conn(c, out, "closed" if c.close is not None else "open", UNFINISHED)
+            if c.close is not None:
+                self._finish_conn(c, out, "closed", NO_RESULT)
+            else:
+                self._finish_conn(c, out, "open", UNFINISHED)
         self.conns.clear()
         self.closing.clear()
         self._flush_all(out, "open", UNFINISHED)

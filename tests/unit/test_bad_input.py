@@ -1,0 +1,69 @@
+"""Arbitrary input never crashes the pipeline; what it cannot read is counted and kept."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dirsrvbeat.access.pipeline import AccessPipeline
+from dirsrvbeat.deadletter import DeadLetter, MalformedLine
+from dirsrvbeat.inputs.access_file import iter_lines
+from dirsrvbeat.processors.parse import parse_line
+
+PREFIXES = ["", "[04/Dec/2026:19:53:00.675805620 +0000] ", "[04/Dec/2026:19:53:00.675805620 +0000] conn=1 ",
+            "[04/Dec/2026:19:53:00.675805620 +0000] conn=1 op=2 ", "{", "\t"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(PREFIXES), st.text(max_size=200))
+def test_parse_line_never_raises(prefix, text):
+    parse_line(prefix + text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2000))
+def test_pipeline_never_raises_on_bytes(data):
+    stream = io.BytesIO(data)
+    lines = list(iter_lines("junk.log", stream))
+    p = AccessPipeline(lines=lines, connections=True)
+    for doc in p.documents():
+        orjson.dumps(doc)
+    s = p.summary()
+    assert s["lines"] == len(lines)
+    assert s["parsed"] + s["unparsed"] + s["blank_lines"] + s["header_lines"] == s["lines"]
+
+
+def test_unparsed_lines_are_dead_lettered_with_file_and_line(tmp_path):
+    log = tmp_path / "access"
+    log.write_bytes(b"[04/Dec/2026:19:53:00.675805620 +0000] conn=1 fd=64 slot=64 connection from 1.2.3.4 to 5.6.7.8\n"
+                    b"garbage \xff\xfe line\n"
+                    b"[04/Dec/2026:19:53:00.675805620 +0000] conn=1 op=0 FROB x=y\n")
+    dl = tmp_path / "dead.ndjson"
+    dead = DeadLetter(str(dl))
+    p = AccessPipeline([str(log)], deadletter=dead)
+    list(p.documents())
+    dead.close()
+    items = [orjson.loads(x) for x in dl.read_bytes().splitlines()]
+    assert [(i["file"], i["line"]) for i in items] == [(str(log), 2), (str(log), 3)]
+    assert p.summary()["unparsed"] == 2
+    assert p.summary()["bad_utf8_lines"] == 1
+    with pytest.raises(MalformedLine, match=r"access:2"):
+        list(AccessPipeline([str(log)], strict=True).documents())
+
+
+def test_gzip_and_missing_and_empty_files(tmp_path):
+    src = b"[04/Dec/2026:19:53:00.675805620 +0000] conn=1 op=0 UNBIND\n"
+    gz = tmp_path / "access.20261204-195300.gz"
+    gz.write_bytes(gzip.compress(src))
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    p = AccessPipeline([str(gz), str(empty), str(tmp_path / "missing")])
+    docs = list(p.documents())
+    assert len(docs) == 1 and docs[0]["dirsrv"]["op"]["type"] == "UNBIND"
+    s = p.summary()
+    assert s["files"] == 2 and s["missing_files"] == 1 and "missing" in s["errors"][0]
