@@ -150,7 +150,7 @@ def test_sort_vlv_add_mod_modrdn_delete(dirsrv):
     assert text.count(" ADD dn=") == 2 and text.count(" DEL dn=") == 2
     assert text.count(" MODRDN dn=") == 1 and text.count(" MOD dn=") == 1
     assert re.search(r" VLV \d+:\d+:", text), "VLV request line missing"
-    assert " sort=" in text or "SORT " in text
+    assert " SORT -sn givenName" in text and " SORT uid" in text
 
 
 def test_failed_bind_logs_err49(dirsrv):
