@@ -1,0 +1,55 @@
+"""Test harness: markers, the service backend option, and the real-service fixtures.
+
+Backends (`--backend` or DIRSRVBEAT_BACKEND):
+  local           389 DS and Elasticsearch started by scripts/ds and scripts/es on 127.0.0.1 (default)
+  testcontainers  Docker images (skips with a reason where no Docker engine exists)
+
+Fixtures: `dirsrv` (tests/services/dirsrv.py), `es` (tests/services/es.py, parametrised over the
+Elasticsearch version matrix; DIRSRVBEAT_ES_VERSIONS=6.8,7.10,... selects, `none` skips).
+Unmarked tests are unit tests: no server, seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--backend", default=os.environ.get("DIRSRVBEAT_BACKEND", "local"),
+                     choices=("local", "testcontainers"), help="how real services are provided")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["DIRSRVBEAT_BACKEND"] = config.getoption("--backend")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.unit)
+
+
+def _backend() -> str:
+    return os.environ.get("DIRSRVBEAT_BACKEND", "local")
+
+
+if _backend() == "testcontainers":
+    from services.containers import dirsrv, es  # noqa: F401
+else:
+    from services.dirsrv import dirsrv  # noqa: F401
+    try:
+        from services.es import es  # noqa: F401
+    except ImportError as exc:  # the module is optional until the ES matrix exists
+        _es_import_error = str(exc)
+
+        @pytest.fixture(scope="session")
+        def es():  # type: ignore[no-redef]
+            pytest.fail(f"tests/services/es.py unavailable: {_es_import_error}", pytrace=False)
