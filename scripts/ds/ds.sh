@@ -139,11 +139,17 @@ do_create_instance() {
     ensure_rundirs
     write_inf
     # lib389's own installer with its systemd code path switched off (see dscreate_nosystemd.py)
-    "$PY" "$HERE/dscreate_nosystemd.py" "$WORK/instance.inf" >"$WORK/dscreate.log" 2>&1 \
-        || { tail -30 "$WORK/dscreate.log" >&2; die "instance creation failed (log: $WORK/dscreate.log)"; }
+    if ! "$PY" "$HERE/dscreate_nosystemd.py" "$WORK/instance.inf" >"$WORK/dscreate.log" 2>&1; then
+        tail -30 "$WORK/dscreate.log" >&2
+        [ -f "$ERRORS" ] && { echo "--- tail of $ERRORS" >&2; tail -20 "$ERRORS" >&2; }
+        cp "$WORK/dscreate.log" "/tmp/dirsrvbeat-ds-$INST-dscreate.log" 2>/dev/null || true
+        remove_files      # no half-made instance left behind: the next run starts over
+        die "instance creation failed (log: /tmp/dirsrvbeat-ds-$INST-dscreate.log)"
+    fi
     # the installer started and stopped ns-slapd itself; make sure it is down
     if is_running; then do_stop; fi
     tune_dse_offline
+    touch "$WORK/created"
     log "step create-instance: $(took "$t0")"
 }
 
@@ -337,6 +343,10 @@ do_create() {
     need_root
     do_install
     local fresh=0
+    if [ -f "$CONF/dse.ldif" ] && [ ! -f "$WORK/created" ]; then
+        log "slapd-$INST exists but was not completely created by ds.sh: removing it first"
+        do_remove
+    fi
     if [ ! -f "$CONF/dse.ldif" ]; then do_create_instance; fresh=1; fi
     if [ "$fresh" = 1 ] || ! data_loaded; then
         start_server
@@ -365,6 +375,10 @@ do_remove() {
     need_root
     do_stop
     log "removing instance slapd-$INST"
+    remove_files
+}
+
+remove_files() {
     rm -rf "$CONF" "/var/lib/dirsrv/slapd-$INST" "$LOGDIR" "/run/lock/dirsrv/slapd-$INST" \
         "/dev/shm/slapd-$INST" "/dev/shm/sem.slapd-$INST.stats" "/dev/shm/slapd-$INST.stats" \
         "$LDAPI" "$WORK" "/etc/sysconfig/dirsrv-$INST" "/etc/default/dirsrv-$INST" \

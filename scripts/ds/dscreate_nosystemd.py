@@ -29,7 +29,7 @@ def _check_output_with_ip_san(cmd, *args, **kwargs):
     if cmd and cmd[0].endswith("certutil") and "-R" in cmd and "-8" in cmd:
         i = cmd.index("-8")
         names = [n for n in cmd[i + 1].split(",") if n]
-        san = ["dns:%s" % n for n in names if n not in ("127.0.0.1",)]
+        san = [f"dns:{n}" for n in names if n not in ("127.0.0.1",)]
         if "dns:localhost" not in san:
             san.append("dns:localhost")
         san.append("ip:127.0.0.1")

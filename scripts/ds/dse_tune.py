@@ -19,7 +19,8 @@ WANT = {
 
 
 def main(path):
-    text = open(path).read()
+    with open(path) as f:
+        text = f.read()
     blocks = text.split("\n\n")
     for bi, block in enumerate(blocks):
         lines = block.split("\n")
@@ -34,11 +35,11 @@ def main(path):
                     skip = True
                     continue
                 out.append(ln)
-            out += ["%s: %s" % kv for kv in WANT.items()]
+            out += ["{}: {}".format(*kv) for kv in WANT.items()]
             blocks[bi] = "\n".join(out)
             break
     else:
-        sys.exit("dn: cn=config not found in %s" % path)
+        sys.exit(f"dn: cn=config not found in {path}")
     new = "\n\n".join(blocks)
     if new != text:
         with open(path + ".dirsrvbeat-tmp", "w") as f:

@@ -27,10 +27,12 @@ SERVICES = {
 
 def main(suffix, n):
     random.seed(389)
-    first = ("Alice Bob Carol Dave Erin Frank Grace Heidi Ivan Judy Mallory Niaj Olivia Peggy "
-             "Rupert Sybil Trent Victor Walter Yvonne").split()
-    last = ("Smith Jones Taylor Brown Williams Wilson Johnson Davies Robinson Wright Thompson "
-            "Evans Walker White Roberts Green Hall Wood Jackson Clarke").split()
+    first = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy",
+             "Mallory", "Niaj", "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter",
+             "Yvonne"]
+    last = ["Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies",
+            "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall",
+            "Wood", "Jackson", "Clarke"]
     depts = ["Engineering", "Sales", "Finance", "HR", "Support", "Legal", "Marketing", "Ops"]
     cities = ["Paris", "Berlin", "London", "Madrid", "Rome", "Brno", "Raleigh", "Boston"]
     types = ["employee", "contractor", "intern", "external"]
@@ -39,13 +41,22 @@ def main(suffix, n):
     for ou in ("services", "people", "groups"):
         P(f"dn: ou={ou},{suffix}\nobjectClass: top\nobjectClass: organizationalUnit\nou: {ou}\n")
     full = " || ".join(f"ldap:///uid={s},ou=services,{suffix}" for s in SERVICES if s != "svc-monitor")
+    full_aci = (f'(targetattr="*")(version 3.0; acl "dirsrvbeat: service accounts full access"; '
+                f'allow (all) userdn="{full}";)')
+    anon_attrs = ("cn || sn || uid || mail || givenName || objectClass || telephoneNumber || l || "
+                  "title || departmentNumber || employeeType || description || member || uidNumber || "
+                  "gidNumber || displayName")
+    anon_filter = ("(|(objectClass=person)(objectClass=groupOfNames)(objectClass=organizationalUnit)"
+                   "(objectClass=domain))")
+    anon_aci = (f'(targetattr="{anon_attrs}")(targetfilter="{anon_filter}")(version 3.0; '
+                'acl "dirsrvbeat: anonymous read"; allow (read, search, compare) userdn="ldap:///anyone";)')
     P(f"""dn: {suffix}
 changetype: modify
 add: aci
-aci: (targetattr="*")(version 3.0; acl "dirsrvbeat: service accounts full access"; allow (all) userdn="{full}";)
+aci: {full_aci}
 -
 add: aci
-aci: (targetattr="cn || sn || uid || mail || givenName || objectClass || telephoneNumber || l || title || departmentNumber || employeeType || description || member || uidNumber || gidNumber || displayName")(targetfilter="(|(objectClass=person)(objectClass=groupOfNames)(objectClass=organizationalUnit)(objectClass=domain))")(version 3.0; acl "dirsrvbeat: anonymous read"; allow (read, search, compare) userdn="ldap:///anyone";)
+aci: {anon_aci}
 -
 add: aci
 aci: (targetattr="*")(version 3.0; acl "dirsrvbeat: svc-portal may proxy"; allow (proxy) userdn="ldap:///uid=svc-portal,ou=services,{suffix}";)

@@ -38,9 +38,9 @@ def write_lines(path: Path, lines, header: str = "") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = (header + "\n".join(lines) + "\n").encode()
     if len(data) > MAX_BYTES:
-        raise SystemExit("%s would be %d bytes (> 2 MB): shorten the run" % (path, len(data)))
+        raise SystemExit(f"{path} would be {len(data)} bytes (> 2 MB): shorten the run")
     path.write_bytes(data)
-    print("wrote %s: %d lines, %d bytes" % (path, len(lines), len(data)))
+    print(f"wrote {path}: {len(lines)} lines, {len(data)} bytes")
 
 
 def capture_workload(ds, seconds: float, seed: int, think: float = 1.0):
@@ -83,7 +83,7 @@ def record_rotation(ds, out: Path) -> None:
         "before_bytes": (d / "access.before").stat().st_size,
         "after_bytes": (d / "access.after").stat().st_size}, indent=1))
     for f in sorted(d.iterdir()):
-        print("wrote %s: %d bytes" % (f, f.stat().st_size))
+        print(f"wrote {f}: {f.stat().st_size} bytes")
     bg.join(timeout=60)
 
 
@@ -111,10 +111,10 @@ def dump_monitor(ds, d: Path, tag: str) -> None:
         "cn=monitor.anonymous": ldif(ds, "cn=monitor", "base", "*", who="anonymous"),
     }
     for name, text in files.items():
-        p = d / ("%s-%s.ldif" % (tag, name))
+        p = d / (f"{tag}-{name}.ldif")
         p.write_text(text)
-    print("wrote %s/%s-*.ldif (%d connection values)"
-          % (d, tag, files["cn=monitor"].count("\nconnection: ")))
+    n = files["cn=monitor"].count("\nconnection: ")
+    print(f"wrote {d}/{tag}-*.ldif ({n} connection values)")
 
 
 def record_monitor(ds, out: Path) -> None:

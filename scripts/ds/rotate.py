@@ -20,7 +20,7 @@ import ldap
 INST = os.environ.get("DIRSRVBEAT_DS_INST", "dirsrvbeat")
 PORT = os.environ.get("DIRSRVBEAT_DS_PORT", "13389")
 DM_PW = os.environ.get("DIRSRVBEAT_DS_DM_PW", "Secret123!")
-LOGDIR = "/var/log/dirsrv/slapd-%s" % INST
+LOGDIR = f"/var/log/dirsrv/slapd-{INST}"
 ACCESS = os.path.join(LOGDIR, "access")
 MAX_SECONDS = float(os.environ.get("DIRSRVBEAT_DS_ROTATE_TIMEOUT", "60"))
 MAX_OPS = 20000
@@ -32,7 +32,7 @@ def rotated_files():
 
 def main():
     t0 = time.time()
-    c = ldap.initialize("ldap://127.0.0.1:%s" % PORT)
+    c = ldap.initialize(f"ldap://127.0.0.1:{PORT}")
     c.set_option(ldap.OPT_NETWORK_TIMEOUT, 10)
     c.simple_bind_s("cn=Directory Manager", DM_PW)
     cfg = c.search_s("cn=config", ldap.SCOPE_BASE, "(objectClass=*)",
@@ -45,7 +45,7 @@ def main():
     ops = 0
     new = set()
     base = "ou=people,dc=example,dc=com"
-    pad = "(|" + "".join("(uid=rotate-pad-%03d)" % k for k in range(22)) + ")"
+    pad = "(|" + "".join(f"(uid=rotate-pad-{k:03d})" for k in range(22)) + ")"
     attrs = ["uid", "cn", "mail", "telephoneNumber", "description", "departmentNumber"]
     try:
         while time.time() - t0 < MAX_SECONDS and ops < MAX_OPS:
@@ -60,7 +60,7 @@ def main():
         c.modify_s("cn=config", [(ldap.MOD_REPLACE, "nsslapd-accesslog-maxlogsize", [old_max])])
         c.unbind_s()
     if not new:
-        print(json.dumps({"error": "no rotation after %d ops / %.1fs" % (ops, time.time() - t0)}))
+        print(json.dumps({"error": f"no rotation after {ops} ops / {time.time() - t0:.1f}s"}))
         sys.exit(1)
     print(json.dumps({"rotated": sorted(new)[-1], "active": ACCESS, "padding_ops": ops,
                       "seconds": round(time.time() - t0, 3)}))

@@ -17,10 +17,13 @@ _TESTS = str(Path(__file__).resolve().parents[1])
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
-from services.dirsrv import dirsrv  # noqa: E402,F401  (the fixture)
+import services.dirsrv as _dirsrv_service  # noqa: E402
 from services.traffic import STARTTLS_OID, Traffic  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.dirsrv]
+
+# the session fixture (tests/conftest.py may provide the same one; both share one instance)
+dirsrv = _dirsrv_service.dirsrv
 
 CONN_RE = re.compile(r" conn=(\d+) ")
 
@@ -31,7 +34,7 @@ def conn_ids(lines, *needles):
 
 
 def lines_of(lines, conn_id):
-    return [ln for ln in lines if (" conn=%s " % conn_id) in ln]
+    return [ln for ln in lines if (f" conn={conn_id} ") in ln]
 
 
 def monitor(conn, *attrs):
@@ -48,7 +51,7 @@ def test_ldap_answers(dirsrv):
     assert attrs["vendorVersion"][0].startswith("389-Directory/2.")
     assert dirsrv.suffix in attrs["namingContexts"]
     c.unbind()
-    assert dirsrv.ldap_url == "ldap://127.0.0.1:%d" % dirsrv.port
+    assert dirsrv.ldap_url == f"ldap://127.0.0.1:{dirsrv.port}"
 
 
 def test_ldaps_verifies_the_ca(dirsrv):
@@ -70,7 +73,7 @@ def test_starttls_logs_ext_and_tls_lines(dirsrv):
         assert c.tls_started and c.bound
         t.indexed_search(c, 1)
         t.unbind(c)
-    ids = conn_ids(cap.lines, 'EXT oid="%s"' % STARTTLS_OID)
+    ids = conn_ids(cap.lines, f'EXT oid="{STARTTLS_OID}"')
     assert len(ids) == 1
     own = lines_of(cap.lines, ids.pop())
     assert any(re.search(r" TLS1\.[23] \d+-bit ", ln) for ln in own), own
@@ -85,7 +88,7 @@ def test_ldapi_autobinds_root_as_directory_manager(dirsrv):
         assert c.extend.standard.who_am_i() == "dn: " + dirsrv.dm_dn
         t.unbind(c)
     assert any('AUTOBIND dn="cn=Directory Manager"' in ln for ln in cap.lines)
-    assert any("connection from local to %s" % dirsrv.ldapi_socket in ln for ln in cap.lines)
+    assert any(f"connection from local to {dirsrv.ldapi_socket}" in ln for ln in cap.lines)
     assert any("mech=EXTERNAL" in ln for ln in cap.lines)
 
 

@@ -31,7 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DS_SH = REPO_ROOT / "scripts" / "ds" / "ds.sh"
@@ -55,17 +55,17 @@ def _tail(path: Path, n: int = 30) -> str:
             data = f.read().decode("utf-8", "replace")
         return "\n".join(data.splitlines()[-n:])
     except OSError as e:
-        return "(cannot read %s: %s)" % (path, e)
+        return f"(cannot read {path}: {e})"
 
 
 def run_ds(*args: str, timeout: float = 900, check: bool = True,
-           env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+           env: Dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run ``scripts/ds/ds.sh ARGS``; raise :class:`DirSrvError` (with output) on failure."""
     proc = subprocess.run(["bash", str(DS_SH), *args], capture_output=True, text=True,
                           timeout=timeout, env=env or os.environ.copy())
     if check and proc.returncode != 0:
-        raise DirSrvError("ds.sh %s failed (exit %d)\n--- stdout\n%s\n--- stderr\n%s"
-                          % (" ".join(args), proc.returncode, proc.stdout, proc.stderr))
+        raise DirSrvError(f"ds.sh {' '.join(args)} failed (exit {proc.returncode})\n"
+                          f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
     return proc
 
 
@@ -125,7 +125,7 @@ class DirSrv:
 
     # ------------------------------------------------------------ construction
     @classmethod
-    def from_env_text(cls, text: str) -> "DirSrv":
+    def from_env_text(cls, text: str) -> DirSrv:
         e = _parse_env(text)
         p = "DIRSRVBEAT_DS_"
         suffix = e[p + "SUFFIX"]
@@ -137,24 +137,24 @@ class DirSrv:
             access_log=e[p + "ACCESS_LOG"], errors_log=e[p + "ERRORS_LOG"],
             log_dir=e[p + "LOG_DIR"], config_dir=e[p + "CONFIG_DIR"], suffix=suffix,
             monitor_dn=e[p + "MONITOR_DN"],
-            service_accounts={n: ("uid=%s,ou=services,%s" % (n, suffix), "%s-Pass1" % n)
+            service_accounts={n: (f"uid={n},ou=services,{suffix}", f"{n}-Pass1")
                               for n in SERVICE_NAMES},
         )
 
     @classmethod
-    def ensure(cls) -> "DirSrv":
+    def ensure(cls) -> DirSrv:
         """Install/create/start as needed (``ds.sh start``) and return the handle."""
         try:
             run_ds("start")
         except (DirSrvError, subprocess.TimeoutExpired) as e:
             env = _parse_env(run_ds("env", check=False).stdout)
             errors = Path(env.get("DIRSRVBEAT_DS_ERRORS_LOG", "/nonexistent"))
-            raise DirSrvError("%s\n--- tail of %s\n%s" % (e, errors, _tail(errors))) from e
+            raise DirSrvError(f"{e}\n--- tail of {errors}\n{_tail(errors)}") from e
         return cls.from_env_text(run_ds("env").stdout)
 
     # ------------------------------------------------------------ connections (ldap3)
     def user_dn(self, uid: str) -> str:
-        return "uid=%s,ou=people,%s" % (uid, self.suffix)
+        return f"uid={uid},ou=people,{self.suffix}"
 
     def tls(self):
         import ldap3
@@ -173,11 +173,11 @@ class DirSrv:
         if transport == "ldapi":
             return ldap3.Server("ldapi://" + self.ldapi_socket, get_info=ldap3.NONE,
                                 connect_timeout=5)
-        raise ValueError("transport must be ldap, starttls, ldaps or ldapi: %r" % transport)
+        raise ValueError(f"transport must be ldap, starttls, ldaps or ldapi: {transport!r}")
 
-    def connect(self, who: Optional[str] = None, password: Optional[str] = None, *,
-                transport: str = "ldap", bind: bool = True, strategy: Optional[str] = None,
-                receive_timeout: Optional[float] = 30, raise_exceptions: bool = False):
+    def connect(self, who: str | None = None, password: str | None = None, *,
+                transport: str = "ldap", bind: bool = True, strategy: str | None = None,
+                receive_timeout: float | None = 30, raise_exceptions: bool = False):
         """Open (and by default bind) an ldap3 connection.
 
         ``who`` is a service-account name (``"svc-sync"``), ``"dm"``, a DN, or None
@@ -196,15 +196,14 @@ class DirSrv:
             user, pw = self.credentials(who, password)
             conn = ldap3.Connection(self.server(transport), user=user, password=pw, **kw)
         conn.open()
-        if transport == "starttls":
-            if not conn.start_tls():
-                raise DirSrvError("StartTLS failed: %r" % (conn.result,))
+        if transport == "starttls" and not conn.start_tls():
+            raise DirSrvError(f"StartTLS failed: {conn.result!r}")
         if bind:
             conn.bind()
         return conn
 
-    def credentials(self, who: Optional[str], password: Optional[str] = None
-                    ) -> Tuple[Optional[str], Optional[str]]:
+    def credentials(self, who: str | None, password: str | None = None
+                    ) -> Tuple[str | None, str | None]:
         if who is None:
             return None, password
         if who == "dm":
@@ -213,7 +212,7 @@ class DirSrv:
             dn, pw = self.service_accounts[who]
             return dn, password if password is not None else pw
         if who.startswith("user") and "=" not in who:
-            return self.user_dn(who), password if password is not None else "%s-Pass1" % who
+            return self.user_dn(who), password if password is not None else f"{who}-Pass1"
         return who, password
 
     def dm(self):
@@ -249,7 +248,7 @@ class DirSrv:
 
     @contextlib.contextmanager
     def log_levels(self, access: int = DEFAULT_ACCESS_LOG_LEVEL,
-                   statlog: int = DEFAULT_STATLOG_LEVEL) -> Iterator["DirSrv"]:
+                   statlog: int = DEFAULT_STATLOG_LEVEL) -> Iterator[DirSrv]:
         """Temporarily set access/stat log levels, restoring the defaults afterwards."""
         self.set_access_log_level(access)
         self.set_statlog_level(statlog)
@@ -263,7 +262,7 @@ class DirSrv:
         self.set_access_log_level(DEFAULT_ACCESS_LOG_LEVEL)
         self.set_statlog_level(DEFAULT_STATLOG_LEVEL)
 
-    def grant_monitor_read(self, dn: Optional[str] = None) -> str:
+    def grant_monitor_read(self, dn: str | None = None) -> str:
         """Add (idempotently) the ACI letting ``dn`` read cn=monitor's `connection`;
         returns the ACI text."""
         return run_ds("grant-monitor", dn or self.monitor_dn).stdout.strip()
@@ -297,10 +296,10 @@ class DirSrv:
         The marker adds 5 lines to the log (connection, SRCH, RESULT, UNBIND, Disconnect).
         """
         import ldap3
-        marker = "dirsrvbeat-flush-%s" % uuid.uuid4().hex[:12]
+        marker = f"dirsrvbeat-flush-{uuid.uuid4().hex[:12]}"
         start = self.access_log_size()
         c = self.connect(None, bind=False)
-        c.search(self.suffix, "(uid=%s)" % marker, ldap3.BASE, attributes=["1.1"])
+        c.search(self.suffix, f"(uid={marker})", ldap3.BASE, attributes=["1.1"])
         c.unbind()
         deadline = time.monotonic() + timeout
         conn_id = None
@@ -311,13 +310,12 @@ class DirSrv:
                     if marker in ln and " SRCH " in ln:
                         conn_id = ln.split(" conn=", 1)[1].split(" ", 1)[0]
                         break
-            if conn_id is not None and ("conn=%s op=" % conn_id) in text and any(
-                    ("conn=%s " % conn_id) in ln and " Disconnect " in ln for ln in text.splitlines()):
+            if conn_id is not None and (f"conn={conn_id} op=") in text and any(
+                    (f"conn={conn_id} ") in ln and " Disconnect " in ln for ln in text.splitlines()):
                 break
             time.sleep(0.02)
         else:
-            raise DirSrvError("flush marker %s never reached %s\n%s"
-                              % (marker, self.access_log, _tail(Path(self.access_log))))
+            raise DirSrvError(f"flush marker {marker} never reached {self.access_log}\n{_tail(Path(self.access_log))}")
         size = self.access_log_size()
         while time.monotonic() < deadline:
             time.sleep(settle)
@@ -369,7 +367,7 @@ class DirSrv:
 
 
 # ---------------------------------------------------------------- pytest glue
-_INSTANCE: Optional[DirSrv] = None
+_INSTANCE: DirSrv | None = None
 _INSTANCE_LOCK = threading.Lock()
 
 
@@ -384,7 +382,7 @@ def get_dirsrv() -> DirSrv:
         return _INSTANCE
 
 
-def skip_reason() -> Optional[str]:
+def skip_reason() -> str | None:
     if os.environ.get("DIRSRVBEAT_DS", "").strip().lower() == "none":
         return "DIRSRVBEAT_DS=none: no real 389 Directory Server for this run"
     return None
@@ -406,8 +404,7 @@ if pytest is not None:
         try:
             ds = get_dirsrv()
         except (DirSrvError, subprocess.TimeoutExpired, OSError) as e:
-            pytest.fail("389 DS test instance unavailable (set DIRSRVBEAT_DS=none to skip):\n%s"
-                        % e, pytrace=False)
+            pytest.fail(f"389 DS test instance unavailable (set DIRSRVBEAT_DS=none to skip):\n{e}", pytrace=False)
         yield ds
         if os.environ.get("DIRSRVBEAT_DS_STOP_AFTER") == "1":
             ds.stop()

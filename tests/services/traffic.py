@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import ldap3
 from ldap3 import ASYNC, BASE, LEVEL, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE
@@ -79,8 +79,8 @@ def sort_control(*keys: str, critical: bool = False):
     return (SORT_OID, critical, _seq(*ks))
 
 
-def vlv_control(before: int, after: int, offset: Optional[int] = None, count: int = 0,
-                gte: Optional[str] = None):
+def vlv_control(before: int, after: int, offset: int | None = None, count: int = 0,
+                gte: str | None = None):
     target = _oct(gte, 0x81) if gte is not None else _tlv(0xA0, _int(offset or 1) + _int(count))
     return (VLV_OID, True, _seq(_int(before), _int(after), target))
 
@@ -109,7 +109,7 @@ class Done:
         self.results[rc] += 1
 
 
-def _rc(conn) -> Optional[int]:
+def _rc(conn) -> int | None:
     r = conn.result or {}
     return r.get("result")
 
@@ -137,7 +137,7 @@ def close_abruptly(conn, rst: bool = False) -> None:
 class Traffic:
     """Traffic generator bound to a :class:`services.dirsrv.DirSrv`."""
 
-    def __init__(self, ds, seed: Optional[int] = None, max_seconds: float = 300.0):
+    def __init__(self, ds, seed: int | None = None, max_seconds: float = 300.0):
         self.ds = ds
         self.rng = random.Random(seed)
         self.max_seconds = max_seconds           # hard cap for any single helper
@@ -162,13 +162,13 @@ class Traffic:
     def summary(self) -> Dict[str, Dict]:
         with self._lock:
             return {"ops": dict(self.ops), "by_bind_dn": dict(self.by_dn),
-                    "results": {"%s:%s" % k: v for k, v in self.results.items()}}
+                    "results": {"{}:{}".format(*k): v for k, v in self.results.items()}}
 
-    def _deadline(self, seconds: Optional[float] = None) -> float:
+    def _deadline(self, seconds: float | None = None) -> float:
         return time.monotonic() + min(seconds or self.max_seconds, self.max_seconds)
 
     # -------------------------------------------------------------- connections
-    def connect(self, who: Optional[str] = None, password: Optional[str] = None, *,
+    def connect(self, who: str | None = None, password: str | None = None, *,
                 transport: str = "ldap", bind: bool = True, strategy=None):
         """Open a connection (CONNECT, EXT StartTLS, BIND are recorded)."""
         conn = self.ds.connect(who, password, transport=transport, bind=False, strategy=strategy)
@@ -193,14 +193,14 @@ class Traffic:
             self.record("BIND", dn or "", rc)
         return conn
 
-    def bind_as(self, name: Optional[str], transport: str = "ldap", password: Optional[str] = None):
+    def bind_as(self, name: str | None, transport: str = "ldap", password: str | None = None):
         """Bound SYNC connection as a service account name, "dm", a userNNNN, a DN or None."""
         return self.connect(name, password, transport=transport)
 
-    def starttls_connection(self, name: Optional[str] = "svc-mail"):
+    def starttls_connection(self, name: str | None = "svc-mail"):
         return self.connect(name, transport="starttls")
 
-    def ldaps_connection(self, name: Optional[str] = "svc-backup"):
+    def ldaps_connection(self, name: str | None = "svc-backup"):
         return self.connect(name, transport="ldaps")
 
     def ldapi_connection(self):
@@ -214,7 +214,7 @@ class Traffic:
         conn.unbind()
 
     # -------------------------------------------------------------- searches
-    def _search(self, conn, base, flt, scope=SUBTREE, attrs=("uid",), **kw) -> Optional[int]:
+    def _search(self, conn, base, flt, scope=SUBTREE, attrs=("uid",), **kw) -> int | None:
         conn.search(base, flt, scope, attributes=list(attrs), **kw)
         rc = _rc(conn)
         self.record("SRCH", _bound_dn(conn), rc)
@@ -224,15 +224,15 @@ class Traffic:
         """n equality searches on uid (indexed, 1 entry each)."""
         d = Done("SRCH", bind_dn=_bound_dn(conn))
         deadline = self._deadline()
-        for i in range(n):
+        for _i in range(n):
             if time.monotonic() > deadline:
                 break
-            uid = "user%04d" % (1 + (self.rng.randrange(400)))
-            d.add(self._search(conn, self.people, "(uid=%s)" % uid, attrs=("uid", "cn", "mail")))
+            uid = f"user{1 + self.rng.randrange(400):04d}"
+            d.add(self._search(conn, self.people, f"(uid={uid})", attrs=("uid", "cn", "mail")))
         return d
 
     def unindexed_search(self, conn, n: int = 1, partial: bool = False,
-                         filters: Optional[Sequence[str]] = None) -> Done:
+                         filters: Sequence[str] | None = None) -> Done:
         """n searches that the server logs as unindexed: full (notes=A, ALLIDS
         candidate list) or ``partial=True`` (notes=U, one AND branch unindexed)."""
         pool = list(filters or (UNINDEXED_PARTIAL if partial else UNINDEXED_FULL))
@@ -244,9 +244,9 @@ class Traffic:
             d.add(self._search(conn, self.people, pool[i % len(pool)], attrs=("uid",)))
         return d
 
-    def paged_search(self, conn, page_size: int = 100, base: Optional[str] = None,
+    def paged_search(self, conn, page_size: int = 100, base: str | None = None,
                      flt: str = "(objectClass=inetOrgPerson)", max_pages: int = 100,
-                     stop_after: Optional[int] = None) -> Done:
+                     stop_after: int | None = None) -> Done:
         """Simple paged results (notes=P, pr_idx/pr_cookie in the log).  One SRCH per
         page.  ``stop_after=k`` gives up after k pages by sending page size 0 with the
         cookie (one more SRCH)."""
@@ -287,7 +287,7 @@ class Traffic:
         d = Done("SRCH", bind_dn=_bound_dn(conn))
         for i in range(min(n, 10000)):
             vc = (vlv_control(0, 9, offset=1 + self.rng.randrange(480), count=0) if i % 2 == 0
-                  else vlv_control(2, 7, gte="user%04d" % (1 + self.rng.randrange(480))))
+                  else vlv_control(2, 7, gte=f"user{1 + self.rng.randrange(480):04d}"))
             d.add(self._search(conn, self.people, "(objectclass=inetOrgPerson)", LEVEL,
                                attrs=("uid", "cn"),
                                controls=[sort_control("uid", critical=True), vc]))
@@ -301,7 +301,7 @@ class Traffic:
             self.record("BIND", "", _rc(conn))
         d = Done("SRCH", bind_dn="")
         for i in range(min(n, 10000)):
-            d.add(self._search(conn, self.people, "(&(objectClass=person)(cn=%s*))" % "AJW"[i % 3],
+            d.add(self._search(conn, self.people, "(&(objectClass=person)(cn={}*))".format("AJW"[i % 3]),
                                attrs=("cn", "mail"), size_limit=50))
         self.unbind(conn)
         return d
@@ -311,11 +311,11 @@ class Traffic:
         """Add n inetOrgPerson entries under ou=people; their DNs are in ``extra['dns']``."""
         d = Done("ADD", bind_dn=_bound_dn(conn), extra={"dns": []})
         for _ in range(min(n, 10000)):
-            uid = "%s-%s" % (prefix, uuid.uuid4().hex[:10])
-            dn = "uid=%s,%s" % (uid, self.people)
+            uid = f"{prefix}-{uuid.uuid4().hex[:10]}"
+            dn = f"uid={uid},{self.people}"
             conn.add(dn, ["top", "person", "organizationalPerson", "inetOrgPerson"],
-                     {"uid": uid, "cn": "Test %s" % uid, "sn": "Test", "employeeType": "external",
-                      "mail": "%s@example.com" % uid})
+                     {"uid": uid, "cn": f"Test {uid}", "sn": "Test", "employeeType": "external",
+                      "mail": f"{uid}@example.com"})
             rc = _rc(conn)
             self.record("ADD", _bound_dn(conn), rc)
             d.add(rc)
@@ -323,13 +323,13 @@ class Traffic:
                 d.extra["dns"].append(dn)
         return d
 
-    def modify(self, conn, n: int = 1, dns: Optional[Sequence[str]] = None) -> Done:
+    def modify(self, conn, n: int = 1, dns: Sequence[str] | None = None) -> Done:
         """n MODs replacing telephoneNumber/description of users (or of ``dns``)."""
         d = Done("MOD", bind_dn=_bound_dn(conn))
         for i in range(min(n, 10000)):
-            dn = dns[i % len(dns)] if dns else self.ds.user_dn("user%04d" % (1 + self.rng.randrange(400)))
-            conn.modify(dn, {"telephoneNumber": [(MODIFY_REPLACE, ["+1 555 %07d" % self.rng.randrange(10**7)])],
-                             "description": [(MODIFY_REPLACE, ["modified at %f" % time.time()])]})
+            dn = dns[i % len(dns)] if dns else self.ds.user_dn(f"user{1 + self.rng.randrange(400):04d}")
+            conn.modify(dn, {"telephoneNumber": [(MODIFY_REPLACE, [f"+1 555 {self.rng.randrange(10**7):07d}"])],
+                             "description": [(MODIFY_REPLACE, [f"modified at {time.time():f}"])]})
             rc = _rc(conn)
             self.record("MOD", _bound_dn(conn), rc)
             d.add(rc)
@@ -344,13 +344,13 @@ class Traffic:
             d.add(rc)
         return d
 
-    def modrdn(self, conn, dn: str, new_rdn: Optional[str] = None) -> Done:
+    def modrdn(self, conn, dn: str, new_rdn: str | None = None) -> Done:
         """Rename ``dn``; the new DN is in ``extra['dn']``."""
-        new_rdn = new_rdn or "uid=%s-r" % dn.split(",", 1)[0].split("=", 1)[1]
+        new_rdn = new_rdn or "uid={}-r".format(dn.split(",", 1)[0].split("=", 1)[1])
         conn.modify_dn(dn, new_rdn)
         rc = _rc(conn)
         self.record("MODRDN", _bound_dn(conn), rc)
-        d = Done("MODRDN", bind_dn=_bound_dn(conn), extra={"dn": "%s,%s" % (new_rdn, dn.split(",", 1)[1])})
+        d = Done("MODRDN", bind_dn=_bound_dn(conn), extra={"dn": "{},{}".format(new_rdn, dn.split(",", 1)[1])})
         d.add(rc)
         return d
 
@@ -358,7 +358,7 @@ class Traffic:
         """n compares of employeeType (result 6 compareTrue or 5 compareFalse)."""
         d = Done("CMP", bind_dn=_bound_dn(conn))
         for _ in range(min(n, 10000)):
-            conn.compare(self.ds.user_dn("user%04d" % (1 + self.rng.randrange(400))),
+            conn.compare(self.ds.user_dn(f"user{1 + self.rng.randrange(400):04d}"),
                          "employeeType", "employee")
             rc = _rc(conn)
             self.record("CMP", _bound_dn(conn), rc)
@@ -373,7 +373,7 @@ class Traffic:
         d.add(rc)
         return d
 
-    def abandon(self, name: Optional[str] = "svc-backup", n: int = 1) -> Done:
+    def abandon(self, name: str | None = "svc-backup", n: int = 1) -> Done:
         """n times: a new ASYNC connection sends a big subtree search and ABANDONs it.
         ABANDON's log line is ``ABANDON targetop=<op> msgid=<id> nentries=... `` or
         ``targetop=NOTFOUND`` when the search already finished."""
@@ -395,19 +395,19 @@ class Traffic:
         return d
 
     # -------------------------------------------------------------- binds
-    def failed_bind(self, n: int = 1, who: Optional[str] = None) -> Done:
+    def failed_bind(self, n: int = 1, who: str | None = None) -> Done:
         """n simple binds with a wrong password (err=49), each on its own connection.
         Without ``who`` the users come from the pool user0451..user0500 in turn, so no
         account reaches the lockout (5 failures -> err=19) unless n > 200 in 30 s."""
         d = Done("BIND", extra={"dns": []})
         for _ in range(min(n, 1000)):
             if who is None:
-                uid = "user%04d" % (451 + self._fail_pool % 50)
+                uid = f"user{451 + self._fail_pool % 50:04d}"
                 self._fail_pool += 1
                 dn = self.ds.user_dn(uid)
             else:
                 dn = self.ds.credentials(who)[0]
-            conn = self.ds.connect(dn, "wrong-%d" % self.rng.randrange(1000), bind=False)
+            conn = self.ds.connect(dn, f"wrong-{self.rng.randrange(1000)}", bind=False)
             self.record("CONNECT")
             conn.bind()
             rc = _rc(conn)
@@ -447,7 +447,7 @@ class Traffic:
         return d
 
     def pipelined_burst(self, name: str = "svc-sync", n: int = 60,
-                        filters: Optional[Sequence[str]] = None, timeout: float = 60) -> Done:
+                        filters: Sequence[str] | None = None, timeout: float = 60) -> Done:
         """Send n unindexed subtree searches on ONE ASYNC connection without waiting,
         then collect every result.  With nsslapd-maxthreadsperconn (5) the connection
         hits the per-connection thread cap: cn=monitor's maxthreadsperconnhits /
@@ -474,12 +474,12 @@ class Traffic:
         self.unbind(conn)
         return d
 
-    def long_lived_pool(self, name: str, n: int = 4, transport: str = "ldap") -> "Pool":
+    def long_lived_pool(self, name: str, n: int = 4, transport: str = "ldap") -> Pool:
         """n bound connections that stay open until ``Pool.close()`` (or the with-block
         ends): what an application connection pool looks like in cn=monitor."""
         return Pool(self, [self.connect(name, transport=transport) for _ in range(min(n, 500))])
 
-    def short_bursts(self, name: Optional[str], n: int = 10, searches: int = 1,
+    def short_bursts(self, name: str | None, n: int = 10, searches: int = 1,
                      transport: str = "ldap") -> Done:
         """n short-lived connections: connect, bind, ``searches`` indexed searches, UNBIND."""
         d = Done("CONNECT")
@@ -513,7 +513,7 @@ class Traffic:
         threads = []
         for i, cls in enumerate(personas * max(1, scale)):
             p = cls(self, random.Random(seed * 1000 + i), stop, errors, think)
-            threads.append(threading.Thread(target=p.run, name="%s-%d" % (cls.name, i), daemon=True))
+            threads.append(threading.Thread(target=p.run, name=f"{cls.name}-{i}", daemon=True))
         t0 = time.monotonic()
         for t in threads:
             t.start()
@@ -578,7 +578,7 @@ class _Persona:
             try:
                 self.step()
             except Exception as e:
-                self.errors["%s:%s" % (self.name, type(e).__name__)] += 1
+                self.errors[f"{self.name}:{type(e).__name__}"] += 1
                 if self.c is not None:
                     close_abruptly(self.c)
                     self.c = None
@@ -612,7 +612,7 @@ class _SyncAgent(_Persona):
         elif k == 2:
             ts = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(time.time() - 300))
             t._search(c, t.ds.suffix, "(&(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))"
-                      "(modifyTimestamp>=%s))" % ts, attrs=("*", "+"))
+                      f"(modifyTimestamp>={ts}))", attrs=("*", "+"))
         elif k in (3, 4):
             self.created += t.add(c, 1, prefix="sync").extra["dns"]
         elif k == 5:
@@ -624,8 +624,8 @@ class _SyncAgent(_Persona):
         elif k == 7 and len(self.created) > 3:
             t.delete(c, [self.created.pop(0)])
         elif k == 8:
-            g = "cn=team%02d,%s" % (self.rng.randint(1, 30), t.groups)
-            m = t.ds.user_dn("user%04d" % self.rng.randint(1, 400))
+            g = f"cn=team{self.rng.randint(1, 30):02d},{t.groups}"
+            m = t.ds.user_dn(f"user{self.rng.randint(1, 400):04d}")
             c.modify(g, {"member": [(MODIFY_ADD, [m])]})
             rc = _rc(c)
             t.record("MOD", _bound_dn(c), rc)
@@ -647,7 +647,7 @@ class _SyncAgent(_Persona):
                 self.t.delete(c, self.created)
                 self.t.unbind(c)
             except Exception as e:
-                self.errors["%s-cleanup:%s" % (self.name, type(e).__name__)] += 1
+                self.errors[f"{self.name}-cleanup:{type(e).__name__}"] += 1
 
 
 class _Portal(_Persona):
@@ -657,11 +657,11 @@ class _Portal(_Persona):
         t, c = self.t, self.conn("svc-portal")
         r = self.rng.random()
         if r < 0.8:
-            uid = "user%04d" % self.rng.randint(1, 450)
-            t._search(c, t.people, "(&(objectClass=inetOrgPerson)(uid=%s))" % uid,
+            uid = f"user{self.rng.randint(1, 450):04d}"
+            t._search(c, t.people, f"(&(objectClass=inetOrgPerson)(uid={uid}))",
                       attrs=("uid", "cn", "mail"))
             good = self.rng.random() < 0.9
-            u = t.connect(uid, None if good else "wrong-%d" % self.rng.randint(0, 99))
+            u = t.connect(uid, None if good else f"wrong-{self.rng.randint(0, 99)}")
             if _rc(u) == 0:
                 if self.rng.random() < 0.3:
                     t.whoami(u)
@@ -670,13 +670,13 @@ class _Portal(_Persona):
                 close_abruptly(u)
             else:
                 t.unbind(u)
-            t._search(c, t.groups, "(&(objectClass=groupOfNames)(member=%s))" % t.ds.user_dn(uid),
+            t._search(c, t.groups, f"(&(objectClass=groupOfNames)(member={t.ds.user_dn(uid)}))",
                       attrs=("cn",))
             if self.rng.random() < 0.2:
                 t.compare(c, 1)
         elif r < 0.9:
-            uid = "user%04d" % self.rng.randint(1, 450)
-            t._search(c, t.people, "(uid=%s)" % uid, attrs=("cn", "mail"),
+            uid = f"user{self.rng.randint(1, 450):04d}"
+            t._search(c, t.people, f"(uid={uid})", attrs=("cn", "mail"),
                       controls=[proxyauth_control("dn:" + t.ds.user_dn(uid))])
         else:
             t.indexed_search(c, self.rng.randint(1, 5))
@@ -691,8 +691,8 @@ class _Mail(_Persona):
         tr = "starttls" if self.rng.random() < 0.3 else "ldap"
         c = t.connect("svc-mail", transport=tr)
         for _ in range(self.rng.randint(1, 4)):
-            uid = "user%04d" % self.rng.randint(1, 500)
-            t._search(c, t.people, "(|(mail=%s@example.com)(uid=%s))" % (uid, uid),
+            uid = f"user{self.rng.randint(1, 500):04d}"
+            t._search(c, t.people, f"(|(mail={uid}@example.com)(uid={uid}))",
                       attrs=("mail", "uid"))
         t.unbind(c)
         self.think(0.1, 0.7)
@@ -757,8 +757,8 @@ class _Anonymous(_Persona):
             if q < 0.15:
                 t._search(c, "", "(objectClass=*)", BASE, attrs=("namingContexts", "vendorVersion"))
             elif q < 0.45:
-                t._search(c, t.people, "(&(objectClass=person)(|(cn=%s*)(sn=%s*)))"
-                          % self.rng.choice([("A", "W"), ("J", "S")]), attrs=("cn", "mail"))
+                a, b = self.rng.choice([("A", "W"), ("J", "S")])
+                t._search(c, t.people, f"(&(objectClass=person)(|(cn={a}*)(sn={b}*)))", attrs=("cn", "mail"))
             elif q < 0.55:
                 t._search(c, t.people, "(telephoneNumber=*)", attrs=("cn",), size_limit=10)
             elif q < 0.65:
