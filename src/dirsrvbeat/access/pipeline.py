@@ -32,6 +32,7 @@ class AccessPipeline:
         self.join = Join(joiner or Joiner(timestamps=timestamps), flush_at_end=flush_at_end)
         self.enrich = Enrich(self.enricher, connections=connections)
         self.extra = list(extra_processors)
+        self._events: list[Any] = []
 
     def _header(self, text: str) -> None:
         version, instance = banner_facts(text)
@@ -43,6 +44,43 @@ class AccessPipeline:
         for proc in self.extra:
             stream = proc.process(stream)
         return stream
+
+    def feed_line(self, line: Line, docs: list[dict[str, Any]]) -> None:
+        """Push one line through parse -> join -> enrich, appending the documents it completes.
+
+        The shipper uses this instead of `documents()` so that a checkpoint always falls on a
+        line boundary with every document of that line in hand.
+        """
+        rec = self.parse.parse_one(line)
+        if rec is None:
+            return
+        events = self._events
+        self.join.joiner.feed(rec, events)
+        if events:
+            document = self.enrich.document
+            for ev in events:
+                doc = document(ev)
+                if doc is not None:
+                    docs.append(doc)
+            events.clear()
+
+    def expire_closed(self, epoch: float, docs: list[dict[str, Any]]) -> None:
+        """Emit connections closed longer ago than the grace period (end of a shipping run)."""
+        events: list[Any] = []
+        self.join.joiner.expire_closed(epoch, events)
+        for ev in events:
+            doc = self.enrich.document(ev)
+            if doc is not None:
+                docs.append(doc)
+
+    def flush(self, docs: list[dict[str, Any]]) -> None:
+        """End of input without carry-over: emit everything still open."""
+        events: list[Any] = []
+        self.join.joiner.finish(events)
+        for ev in events:
+            doc = self.enrich.document(ev)
+            if doc is not None:
+                docs.append(doc)
 
     def export_state(self) -> dict[str, Any]:
         """What the next incremental run needs: open connections, pending ops, server facts."""

@@ -28,6 +28,7 @@ class Line(NamedTuple):
     lineno: int
     text: str
     bad_utf8: bool
+    end: int = -1  # byte offset just past the line (where the next read resumes)
 
 
 @dataclass
@@ -97,7 +98,7 @@ def iter_lines(path: str, stream: IO[bytes], start_offset: int = 0, start_lineno
                 stats.bad_utf8_lines += 1
         if text.endswith("\n"):
             text = text[:-2] if text.endswith("\r\n") else text[:-1]
-        yield Line(path, offset, lineno, text, bad)
+        yield Line(path, offset, lineno, text, bad, offset + length)
         offset += length
     if stats is not None:
         stats.lines += lineno - start_lineno

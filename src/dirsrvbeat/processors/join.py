@@ -232,8 +232,12 @@ class Joiner:
 
     def _expire(self, t: str, out: list[Any]) -> None:
         epoch = self._epoch(t)
-        if epoch is None:
-            return
+        if epoch is not None:
+            self.expire_closed(epoch, out)
+
+    def expire_closed(self, epoch: float, out: list[Any]) -> None:
+        """Finish connections closed more than the grace period before `epoch` (a line's time, or
+        the wall clock at the end of a shipping run: no more lines can come for them)."""
         closing = self.closing
         while closing and closing[0][0] < epoch:
             _, conn_id, key = closing.popleft()

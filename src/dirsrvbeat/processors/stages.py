@@ -42,37 +42,44 @@ class Parse:
             raise MalformedLine(line.path, line.lineno, reason, line.text)
         self.deadletter.add(file=line.path, line=line.lineno, offset=line.offset, reason=reason, text=line.text)
 
-    def process(self, lines: Iterator[Line]) -> Iterator[Record]:
+    def parse_one(self, line: Line) -> Record | None:
+        """One line -> a record to join, or None (blank, banner, or rejected and dead-lettered)."""
         stats = self.stats
+        stats.lines += 1
+        text = line.text
+        if line.bad_utf8:
+            stats.bad_utf8_lines += 1
+        try:
+            rec = parse_line(text) if text else {"kind": "blank"}
+        except (ValueError, IndexError, KeyError, TypeError) as exc:  # never crash on junk
+            self.reject(line, f"parser error: {exc.__class__.__name__}")
+            return None
+        if rec is None:
+            self.reject(line, "unknown line shape")
+            return None
+        kind = rec["kind"]
+        if kind == "blank":
+            stats.blank_lines += 1
+            return None
+        if kind == "header":
+            stats.header_lines += 1
+            if self.on_header is not None:
+                self.on_header(rec["text"])
+            return None
+        if "t" not in rec or "conn" not in rec:
+            self.reject(line, "missing timestamp or connection")
+            return None
+        stats.parsed += 1
+        rec["_path"] = line.path
+        rec["_off"] = line.offset
+        return rec
+
+    def process(self, lines: Iterator[Line]) -> Iterator[Record]:
+        parse_one = self.parse_one
         for line in lines:
-            stats.lines += 1
-            text = line.text
-            if line.bad_utf8:
-                stats.bad_utf8_lines += 1
-            try:
-                rec = parse_line(text) if text else {"kind": "blank"}
-            except (ValueError, IndexError, KeyError, TypeError) as exc:  # never crash on junk
-                self.reject(line, f"parser error: {exc.__class__.__name__}")
-                continue
-            if rec is None:
-                self.reject(line, "unknown line shape")
-                continue
-            kind = rec["kind"]
-            if kind == "blank":
-                stats.blank_lines += 1
-                continue
-            if kind == "header":
-                stats.header_lines += 1
-                if self.on_header is not None:
-                    self.on_header(rec["text"])
-                continue
-            if "t" not in rec or "conn" not in rec:
-                self.reject(line, "missing timestamp or connection")
-                continue
-            stats.parsed += 1
-            rec["_path"] = line.path
-            rec["_off"] = line.offset
-            yield rec
+            rec = parse_one(line)
+            if rec is not None:
+                yield rec
 
 
 @register("processor", "join")
@@ -108,15 +115,22 @@ class Enrich:
         self.enricher = enricher or Enricher(timestamps=timestamps, **enricher_options)
         self.connections = connections
 
+    def document(self, ev: Any) -> dict[str, Any] | None:
+        if type(ev) is OpEvent:
+            anchor = ev.res if ev.res is not None else ev.req
+            return self.enricher.op_doc(ev, anchor.get("_path"), anchor.get("_off"))
+        if self.connections and type(ev) is ConnEvent:
+            return self.enricher.conn_doc(ev)
+        return None
+
     def process(self, events: Iterator[Any]) -> Iterator[dict[str, Any]]:
-        enricher = self.enricher
-        op_doc = enricher.op_doc
+        op_doc = self.enricher.op_doc
         for ev in events:
             if type(ev) is OpEvent:
                 anchor = ev.res if ev.res is not None else ev.req
                 yield op_doc(ev, anchor.get("_path"), anchor.get("_off"))
             elif self.connections and type(ev) is ConnEvent:
-                yield enricher.conn_doc(ev)
+                yield self.enricher.conn_doc(ev)
 
 
 def banner_facts(text: str) -> tuple[str | None, str | None]:
