@@ -79,7 +79,7 @@ class RunLock:
 
     def __enter__(self) -> RunLock:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        f = open(self.path, "a+")  # noqa: SIM115 - held for the run
+        f = open(self.path, "a+")
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -153,7 +153,7 @@ def cmd_ship(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _progress_bar:  # noqa: N801 - used like a function
+class _progress_bar:
     def __init__(self, shipper: Shipper) -> None:
         from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
