@@ -17,13 +17,11 @@ _TESTS = str(Path(__file__).resolve().parents[1])
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
-import services.dirsrv as _dirsrv_service  # noqa: E402
 from services.traffic import STARTTLS_OID, Traffic  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.dirsrv]
 
-# the session fixture (tests/conftest.py may provide the same one; both share one instance)
-dirsrv = _dirsrv_service.dirsrv
+# the `dirsrv` fixture comes from tests/conftest.py (services.dirsrv.dirsrv)
 
 CONN_RE = re.compile(r" conn=(\d+) ")
 
