@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import elastic_transport
-import orjson
 
 from .. import __version__
 
@@ -220,6 +219,18 @@ def api_key_header(api_key: str) -> str:
 
 
 # --------------------------------------------------------------------------------------- client
+class _ProbeAwarePool(elastic_transport.NodePool):
+    """Does not mark a node dead while probing endpoints that may legitimately answer 405/400
+    (`GET /` on integ-test-zip >= 8.9, `GET /_ilm/status` without X-Pack)."""
+
+    probing = threading.local()
+
+    def mark_dead(self, node: Any, _now: float | None = None) -> None:
+        if getattr(self.probing, "on", False):
+            return
+        super().mark_dead(node, _now)
+
+
 class EsClient:
     """Thin Elasticsearch client: a node list, auth, TLS, timeouts, and the endpoints dirsrvbeat uses.
 
@@ -281,7 +292,7 @@ class EsClient:
             node_configs, serializers=serializers, default_mimetype=JSON,
             max_retries=len(node_configs) - 1 if node_retries is None else node_retries,
             retry_on_status=(), retry_on_timeout=False, meta_header=False,
-            randomize_nodes_in_pool=False)
+            randomize_nodes_in_pool=False, node_pool_class=_ProbeAwarePool)
         self._info: ServerInfo | None = None
         self._ilm: bool | None = None
         self._lock = threading.Lock()
@@ -302,8 +313,9 @@ class EsClient:
     # ------------------------------------------------------------------------------- core request
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 body: Any = None, ndjson: bool = False, timeout: float | None = None,
-                allow: Iterable[int] = ()) -> EsResponse:
-        """One HTTP request. Raises an `EsError` subclass for statuses >= 400 not in `allow`."""
+                allow: Iterable[int] = (), probe: bool = False) -> EsResponse:
+        """One HTTP request. Raises an `EsError` subclass for statuses >= 400 not in `allow`.
+        probe=True: an error answer does not count against the node's health."""
         target = path if path.startswith("/") else "/" + path
         if params:
             query = {k: ("true" if v is True else "false" if v is False else v)
@@ -316,9 +328,11 @@ class EsClient:
         kwargs: dict[str, Any] = {}
         if timeout is not None:
             kwargs["request_timeout"] = timeout
+        if probe:
+            _ProbeAwarePool.probing.on = True
         try:
             resp = self._transport.perform_request(method, target, body=body, headers=headers, **kwargs)
-        except elastic_transport.ConnectionTimeout as exc:
+        except elastic_transport.ConnectionTimeout:
             raise EsConnectionError(
                 f"{method} {path}: timed out after {timeout or self.timeout}s ({', '.join(self.hosts)})",
                 timeout=True, method=method, path=path) from None
@@ -334,6 +348,9 @@ class EsClient:
         except elastic_transport.TransportError as exc:
             raise EsConnectionError(f"{method} {path}: transport error: {_short(exc)}",
                                     method=method, path=path) from None
+        finally:
+            if probe:
+                _ProbeAwarePool.probing.on = False
         status = resp.meta.status
         warnings = resp.meta.headers.get("warning")
         warning_list = [warnings] if warnings else []
@@ -356,7 +373,7 @@ class EsClient:
         if self._info is not None and not refresh:
             return self._info
         try:
-            body = self.request("GET", "/").body
+            body = self.request("GET", "/", probe=True).body
         except (EsNotFound, EsRequestError) as exc:
             log.debug("GET / unavailable (%s), asking /_nodes/_local", exc)
             body = None
@@ -392,7 +409,7 @@ class EsClient:
         if self._ilm is not None and not refresh:
             return self._ilm
         try:
-            body = self.request("GET", "/_ilm/status").body
+            body = self.request("GET", "/_ilm/status", probe=True).body
             self._ilm = isinstance(body, Mapping) and "operation_mode" in body
         except (EsNotFound, EsRequestError, EsServerError) as exc:
             log.debug("no ILM: %s", exc)
@@ -519,6 +536,3 @@ def _short(exc: BaseException) -> str:
     text = str(exc)
     return text if len(text) <= 300 else text[:300] + "…"
 
-
-def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)
