@@ -28,13 +28,14 @@ class AccessPipeline:
         self.deadletter = deadletter or DeadLetter()
         self.enricher = Enricher(service_name=service_name, host_name=host_name, with_ids=with_ids,
                                  timestamps=timestamps)
-        self.parse = Parse(self.deadletter, strict=strict, on_header=self._header)
+        self.parse = Parse(self.deadletter, strict=strict, on_header=self.header)
         self.join = Join(joiner or Joiner(timestamps=timestamps), flush_at_end=flush_at_end)
         self.enrich = Enrich(self.enricher, connections=connections)
         self.extra = list(extra_processors)
         self._events: list[Any] = []
 
-    def _header(self, text: str) -> None:
+    def header(self, text: str) -> None:
+        """Server facts from a banner line."""
         version, instance = banner_facts(text)
         self.enricher.set_server(version=version, instance=instance)
 

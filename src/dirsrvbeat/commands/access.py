@@ -53,12 +53,13 @@ def cmd_parse(args: argparse.Namespace) -> int:
     options = dict(connections=args.connections, strict=args.strict, deadletter=deadletter,
                    host_name=args.host_name, service_name=args.service_name, with_ids=args.ids)
     try:
-        if args.workers > 1:
-            from ..access.parallel import parallel_documents
+        if args.workers > 1 and "-" not in args.paths:
+            from ..access.parallel import run_parallel
 
-            docs, summary_fn = parallel_documents(args.paths, args.workers, **options)
-            out.write(docs)
-            summary = summary_fn()
+            options.pop("deadletter")
+            out.stream.flush()
+            summary = run_parallel(args.paths, args.workers, out.stream.fileno(),
+                                   deadletter_path=args.dead_letter, **options)
         else:
             pipeline = AccessPipeline(args.paths, **options)
             out.write(pipeline.documents())

@@ -199,12 +199,24 @@ class Joiner:
             c.src = rec.get("src") or c.src
             c.changed()
 
-    def _open(self, rec: Record, out: list[Any]) -> None:
-        conn_id = rec["conn"]
+    def observe_open(self, conn_id: int, out: list[Any]) -> None:
+        """A `connection from` line: a conn id that goes backwards means the server restarted.
+
+        Shard workers call this for the open lines of other shards too, so that every shard
+        sees the restart at the same line as a single process would."""
         if conn_id <= self.last_open_conn:
             self.stats.server_restarts += 1
             self._flush_all(out, conn_status="server_restart", op_status=NO_RESULT)
         self.last_open_conn = conn_id
+
+    def tick(self, t: str, out: list[Any]) -> None:
+        """Advance the clock with another shard's line (same expiry decisions as one process)."""
+        if self.closing:
+            self._expire(t, out)
+
+    def _open(self, rec: Record, out: list[Any]) -> None:
+        conn_id = rec["conn"]
+        self.observe_open(conn_id, out)
         old = self.conns.pop(conn_id, None)
         if old is not None:  # a close line we never saw
             self._finish_conn(old, out, "no_close_line", NO_RESULT)

@@ -1,0 +1,142 @@
+"""Access-log benchmark: prints throughput and memory figures (run by hand, never a timed test).
+
+  .venv/bin/python bench/access_bench.py --sizes 100,500,2000 --workers 2 [--es-url http://127.0.0.1:19271]
+
+For each synthetic log size (built once from real 389 DS output, deterministic by seed, cached in
+/var/tmp/dirsrvbeat-bench) it measures, on the same file: `wc -l` (the I/O ceiling),
+`dirsrvbeat access parse` with full enrichment to /dev/null and to a file, single process and
+with --workers N, and logconv (389 DS's own analyser) for the ratio. Peak RSS is the largest
+single process (wait4). With --es-url it also measures `dirsrvbeat access ship` documents/s next
+to the raw `_bulk` ceiling of the same server (pre-serialised NDJSON, same chunk size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import synth  # noqa: E402
+
+VENV_BIN = os.path.join(HERE, "..", ".venv", "bin")
+DIRSRVBEAT = os.path.join(VENV_BIN, "dirsrvbeat") if os.path.exists(os.path.join(VENV_BIN, "dirsrvbeat")) \
+    else shutil.which("dirsrvbeat") or "dirsrvbeat"
+
+
+def measure(cmd: list[str], stdout: str = os.devnull, env: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS in MB of the largest process, exit status)."""
+    with open(stdout, "wb") as out:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+    return wall, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status)
+
+
+def count_lines_and_ops(path: str) -> tuple[int, int]:
+    lines = ops = 0
+    with open(path, "rb") as f:
+        for raw in f:
+            lines += 1
+            if b" RESULT err=" in raw or b" UNBIND" in raw or b" ABANDON " in raw:
+                ops += 1
+    return lines, ops
+
+
+def row(name: str, size: int, lines: int, ops: int, wall: float, rss: int, rc: int) -> None:
+    mb = size / 1e6
+    print(f"  {name:<44} {wall:8.2f} s {mb / wall:8.1f} MB/s {lines / wall / 1e3:8.0f} klines/s "
+          f"{ops / wall / 1e3:7.0f} kops/s {rss:6d} MB RSS" + ("" if rc == 0 else f"  (exit {rc})"))
+
+
+def bench_parse(path: str, workers: int, logconv: bool) -> None:
+    size = os.path.getsize(path)
+    lines, ops = count_lines_and_ops(path)
+    print(f"\n{os.path.basename(path)}: {size / 1e6:.0f} MB, {lines} lines, {ops} operations")
+    wall, rss, rc = measure(["wc", "-l", path])
+    row("wc -l (I/O ceiling)", size, lines, ops, wall, rss, rc)
+    base = [DIRSRVBEAT, "access", "parse", "--connections", path]
+    wall, rss, rc = measure(base)
+    row("access parse > /dev/null", size, lines, ops, wall, rss, rc)
+    single = wall
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
+        out = os.path.join(tmp, "ops.ndjson")
+        wall, rss, rc = measure(base, stdout=out)
+        row("access parse > file", size, lines, ops, wall, rss, rc)
+        if workers > 1:
+            wall, rss, rc = measure([*base, "--workers", str(workers)])
+            row(f"access parse --workers {workers} > /dev/null", size, lines, ops, wall, rss, rc)
+            wall, rss, rc = measure([*base, "--workers", str(workers)], stdout=out)
+            row(f"access parse --workers {workers} > file", size, lines, ops, wall, rss, rc)
+    if logconv and shutil.which("logconv"):
+        wall, rss, rc = measure(["logconv", path])
+        row("logconv (default report)", size, lines, ops, wall, rss, rc)
+        print(f"  ratio dirsrvbeat (1 process) / logconv throughput: {wall / single:.1f}x")
+
+
+def bench_ship(path: str, es_url: str, chunk_bytes: int) -> None:
+    """ship documents/s vs the raw _bulk ceiling of the same server."""
+    from dirsrvbeat.es.client import EsClient
+
+    size = os.path.getsize(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        ndjson = os.path.join(tmp, "docs.ndjson")
+        subprocess.run([DIRSRVBEAT, "access", "parse", "--connections", "--ids", "-o", ndjson, path], check=True)
+        docs = sum(1 for _ in open(ndjson, "rb"))
+        client = EsClient([es_url])
+        # ceiling: pre-serialised bulk bodies posted straight to _bulk
+        import orjson
+
+        bodies = []
+        buf = []
+        blen = 0
+        with open(ndjson, "rb") as f:
+            for raw in f:
+                d = orjson.loads(raw)
+                day = d["@timestamp"][:10].replace("-", ".")
+                action = orjson.dumps({"index": {"_index": f"bench-raw-{day}", "_id": d["event"]["id"]}})
+                item = action + b"\n" + raw
+                buf.append(item)
+                blen += len(item)
+                if blen >= chunk_bytes:
+                    bodies.append(b"".join(buf))
+                    buf, blen = [], 0
+        if buf:
+            bodies.append(b"".join(buf))
+        t0 = time.perf_counter()
+        for body in bodies:
+            client.bulk(body)
+        ceiling = time.perf_counter() - t0
+        print(f"\nship into {es_url} ({docs} documents, {size / 1e6:.0f} MB log)")
+        print(f"  raw _bulk ceiling (pre-serialised)   {ceiling:8.2f} s {docs / ceiling:10.0f} docs/s")
+        state = os.path.join(tmp, "state")
+        wall, rss, rc = measure([DIRSRVBEAT, "access", "ship", "--state-dir", state, "--es-url", es_url, path])
+        print(f"  dirsrvbeat access ship               {wall:8.2f} s {docs / wall:10.0f} docs/s "
+              f"{rss:6d} MB RSS  = {ceiling / wall * 100:.0f} % of the ceiling" + ("" if rc == 0 else f" (exit {rc})"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="100", help="comma list of MB sizes (e.g. 100,500,2000)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-logconv", action="store_true")
+    ap.add_argument("--es-url", help="also benchmark shipping into this Elasticsearch")
+    ap.add_argument("--ship-size", type=int, default=100, help="MB of log for the shipping benchmark")
+    ap.add_argument("--chunk-bytes", type=int, default=5 * 1024 * 1024)
+    a = ap.parse_args()
+    print(f"dirsrvbeat access benchmark on {os.cpu_count()} CPUs; binary {DIRSRVBEAT}")
+    for mb in (int(x) for x in a.sizes.split(",")):
+        bench_parse(synth.ensure(mb, a.seed), a.workers, not a.no_logconv)
+    if a.es_url:
+        bench_ship(synth.ensure(a.ship_size, a.seed), a.es_url, a.chunk_bytes)
+
+
+if __name__ == "__main__":
+    main()
