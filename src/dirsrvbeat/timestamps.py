@@ -20,11 +20,36 @@ class BadTimestamp(ValueError):
 class TimestampConverter:
     """Turns raw stamps into (epoch seconds as float, ISO-8601 with milliseconds)."""
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_cache", "_iso_cache")
 
     def __init__(self) -> None:
         # key: "DD/Mon/YYYY:HH:MM:SS+ZZZZ" -> (epoch of that second, ISO prefix, ISO offset)
         self._cache: dict[str, tuple[int, str, str]] = {}
+        # key: the stamp cut to milliseconds plus its offset -> ISO string (documents need only ms)
+        self._iso_cache: dict[str, str] = {}
+
+    def iso(self, raw: str) -> str:
+        """ISO-8601 with milliseconds; cached per millisecond (busy logs repeat them)."""
+        key = raw[:24] + raw[-6:]
+        value = self._iso_cache.get(key)
+        if value is None:
+            value = self.convert(raw)[1]
+            if len(self._iso_cache) > 200_000:
+                self._iso_cache.clear()
+            self._iso_cache[key] = value
+        return value
+
+    def second_epoch(self, raw: str) -> int | None:
+        """Epoch of the whole second of a text stamp (cheap: one cache lookup), None if not text."""
+        sp = raw.find(" ")
+        stop = sp if sp >= 0 else len(raw)
+        dot = raw.find(".", 0, stop)
+        date = raw[:dot if dot >= 0 else stop]
+        tz = raw[sp + 1:] if sp >= 0 else ""
+        entry = self._cache.get(date + tz)
+        if entry is None:
+            entry = self._second(date + tz, date, tz)
+        return entry[0]
 
     def _second(self, key: str, date: str, tz: str) -> tuple[int, str, str]:
         try:

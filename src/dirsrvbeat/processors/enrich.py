@@ -143,6 +143,15 @@ class Enricher:
             self.bad_timestamps += 1
             return None, None
 
+    def _iso(self, raw: str | None) -> str | None:
+        if raw is None:
+            return None
+        try:
+            return self.ts.iso(raw)
+        except BadTimestamp:
+            self.bad_timestamps += 1
+            return None
+
     # ---------------------------------------------------------------- operations
     def op_doc(self, ev: OpEvent, file_path: str | None = None, offset: int | None = None) -> Doc:
         req, res, ident = ev.req, ev.res, ev.ident
@@ -151,8 +160,8 @@ class Enricher:
         doc: Doc = {}
         anchor = req if req is not None else res
         assert anchor is not None
-        _, start_iso = self._time(req["t"] if req is not None else None)
-        _, end_iso = self._time(res["t"] if res is not None else None)
+        start_iso = self._iso(req["t"] if req is not None else None)
+        end_iso = self._iso(res["t"] if res is not None else None)
         doc["@timestamp"] = start_iso or end_iso
         if req is not None:
             op_type = req["type"]

@@ -243,6 +243,13 @@ class Joiner:
         self.closing.append((epoch + self.grace, c.conn_id, c.key))
 
     def _expire(self, t: str, out: list[Any]) -> None:
+        # Most lines cannot expire anything: compare with the line's whole second first.
+        try:
+            second = self.ts.second_epoch(t)
+        except BadTimestamp:
+            second = None
+        if second is not None and self.closing[0][0] >= second + 1:
+            return
         epoch = self._epoch(t)
         if epoch is not None:
             self.expire_closed(epoch, out)
