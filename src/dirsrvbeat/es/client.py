@@ -508,7 +508,7 @@ class EsClient:
 
     def list_indices(self, pattern: str) -> list[str]:
         body = self.request("GET", f"/_cat/indices/{_q(pattern)}",
-                            params={"format": "json", "h": "index", "expand_wildcards": "all"},
+                            params={"format": "json", "h": "index"},
                             allow=(404,)).body
         return sorted(row["index"] for row in body) if isinstance(body, list) else []
 

@@ -26,6 +26,7 @@ shipper needs to decide whether it may advance its read position):
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -82,7 +83,16 @@ class RejectedItem:
     def as_record(self) -> dict[str, Any]:
         return {"@timestamp": _now_iso(), "output": "elasticsearch", "index": self.index, "id": self.id,
                 "status": self.status, "error": {"type": self.error_type, "reason": self.reason},
-                "document": self.doc}
+                "document": _json_safe(self.doc)}
+
+
+def _json_safe(doc: Any) -> Any:
+    """The document itself when it serialises, else a lossless-as-possible JSON copy (non-str keys)."""
+    try:
+        orjson.dumps(doc)
+        return doc
+    except (orjson.JSONEncodeError, TypeError):
+        return orjson.loads(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS, default=repr))
 
 
 @dataclass
@@ -301,10 +311,14 @@ class ElasticsearchOutput:
     def _retrying(self) -> tenacity.Retrying:
         return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_retries + 1),
-            wait=tenacity.wait_exponential_jitter(initial=self.initial_backoff, max=self.max_backoff,
-                                                  jitter=self.initial_backoff),
+            wait=self._backoff,
             retry=tenacity.retry_if_exception_type(_Retry),
             sleep=self._sleep, reraise=True, before_sleep=self._before_sleep)
+
+    def _backoff(self, state: tenacity.RetryCallState) -> float:
+        """initial * 2^(n-1), plus up to `initial` of jitter, capped at max_backoff."""
+        base = self.initial_backoff * (2 ** (state.attempt_number - 1))
+        return min(self.max_backoff, base + random.uniform(0, self.initial_backoff))
 
     @staticmethod
     def _before_sleep(state: tenacity.RetryCallState) -> None:
