@@ -99,13 +99,16 @@ find_java() {  # echo the JAVA_HOME with the lowest feature release inside JAVA_
   echo "$best"
 }
 
+java_range_text() { case $JAVA_RANGE in *-) echo "${JAVA_RANGE%-} or later" ;; *) echo "${JAVA_RANGE/-/ to }" ;; esac; }
+
 need_java() {
-  JH=$(find_java) || die "Elasticsearch $VERSION needs Java $JAVA_RANGE (feature release); none found in \
+  JH=$(find_java) || die "Elasticsearch $VERSION needs Java $(java_range_text); none found in \
 DIRSRVBEAT_ES_JAVA_HOMES, JAVA_HOME, /usr/lib/jvm/*, $WORK_ROOT/jdk/*. Run scripts/es/install-prereqs.sh"
   JMAJOR=$(java_major "$JH")
 }
 
 # ---------------------------------------------------------------- fetch
+no_ansi() { sed 's/\x1b\[[0-9;]*m//g'; }
 fetch() {
   mkdir -p "$W"; chmod 755 "$WORK_ROOT" "$W" 2>/dev/null || true
   local t0; t0=$(now)
@@ -120,7 +123,7 @@ fetch() {
       say "fetching org.codelibs:elasticsearch-cluster-runner:$VERSION.0 (Maven Central)"
       rm -rf "$LIB.tmp"
       "$MVN" -q -B -Dstyle.color=never "${MVN_OPTS[@]}" -f "$HERE/maven/es-runner.xml" dependency:copy-dependencies \
-        -Drunner.version="$VERSION.0" -Des.lib="$LIB.tmp" >&2 || die "mvn failed for runner $VERSION.0"
+        -Drunner.version="$VERSION.0" -Des.lib="$LIB.tmp" 2>&1 | no_ansi >&2 || die "mvn failed for runner $VERSION.0"
       [ -f "$LIB.tmp/elasticsearch-$VERSION.jar" ] || die "runner deps lack elasticsearch-$VERSION.jar"
       rm -rf "$LIB"; mv "$LIB.tmp" "$LIB"; touch "$LIB/.ok"
     fi
@@ -138,7 +141,8 @@ fetch() {
     say "fetching $DIST_GROUP:elasticsearch:$VERSION:zip (Maven Central)"
     rm -rf "$W/dist.tmp"
     "$MVN" -q -B -Dstyle.color=never "${MVN_OPTS[@]}" -f "$HERE/maven/es-dist.xml" dependency:unpack-dependencies \
-      -Ddist.group="$DIST_GROUP" -Ddist.version="$VERSION" -Dout.dir="$W/dist.tmp" >&2 \
+      -Ddist.group="$DIST_GROUP" -Ddist.version="$VERSION" -Dout.dir="$W/dist.tmp" \
+      -DmarkersDirectory="$W/dist.tmp/.markers" 2>&1 | no_ansi >&2 \
       || die "mvn failed for $DIST_GROUP:elasticsearch:$VERSION:zip"
     [ -x "$W/dist.tmp/elasticsearch-$VERSION/bin/elasticsearch" ] || die "unpacked zip has no bin/elasticsearch"
     mkdir -p "$W/dist"
@@ -172,12 +176,12 @@ healthy() {
 
 rss_mb() { awk '/^VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
 
-log_tail() {
+log_tail() {  # last N lines of the console and server logs, long lines cut at 600 characters
   local f
   for f in "$CONSOLE" "$LOGS/$CLUSTER.log"; do
     [ -s "$f" ] || continue
-    echo "----- tail -n ${1:-60} $f" >&2
-    tail -n "${1:-60}" "$f" >&2
+    echo "----- tail -n ${1:-40} $f" >&2
+    tail -n "${1:-40}" "$f" | cut -c1-600 >&2
   done
 }
 
@@ -268,7 +272,7 @@ launch() {
         ES_JAVA_OPTS="-Xms$HEAP -Xmx$HEAP" \
         "$ES_HOME_DIR/bin/elasticsearch" -d -p "$PIDFILE" </dev/null >>"$CONSOLE" 2>&1 9>&-; then
       say "bin/elasticsearch -d failed"
-      log_tail 80
+      log_tail 40
       return 1
     fi
   fi
@@ -284,8 +288,8 @@ start() {
     if port_open "$PORT" || port_open "$TPORT"; then
       die "port $PORT or $TPORT on 127.0.0.1 is taken by a process that es.sh did not start for '$KEY'"
     fi
-    fetch
     need_java
+    fetch
     if [ "$ROUTE" = runner ]; then RUN_AS=(); else ensure_user; fi
     write_config
     say "starting Elasticsearch $VERSION ($ROUTE) on $URL with Java $JMAJOR ($JH), heap $HEAP"
@@ -297,10 +301,10 @@ start() {
     pid=$(read_pid)
     if healthy 1s; then break; fi
     if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      say "process $pid died during start-up"; log_tail 80; rm -f "$PIDFILE"; exit 1
+      say "process $pid died during start-up"; log_tail 40; rm -f "$PIDFILE"; exit 1
     fi
     if [ "$(date +%s)" -ge "$deadline" ]; then
-      say "not healthy after $START_TIMEOUT s"; log_tail 80; stop_pid; exit 1
+      say "not healthy after $START_TIMEOUT s"; log_tail 40; stop_pid; exit 1
     fi
     sleep 0.5
   done
