@@ -43,7 +43,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Tuple
 
 import pytest
 
@@ -178,7 +178,7 @@ def unavailable_here() -> Dict[str, str]:
     return out
 
 
-def selected_versions(env: Optional[str] = None) -> List[EsVersion]:
+def selected_versions(env: str | None = None) -> List[EsVersion]:
     """The versions the tests should run against, from DIRSRVBEAT_ES_VERSIONS.
 
     unset/"all": every MATRIX entry that works here (and is not marked unavailable by install-prereqs);
@@ -195,7 +195,7 @@ def selected_versions(env: Optional[str] = None) -> List[EsVersion]:
     return [by_key(k) for k in keys]
 
 
-def not_selected_known_broken(env: Optional[str] = None) -> List[EsVersion]:
+def not_selected_known_broken(env: str | None = None) -> List[EsVersion]:
     """Entries that are skipped (with their reason) because they do not work here and were not asked for."""
     raw = (os.environ.get("DIRSRVBEAT_ES_VERSIONS", "") if env is None else env).strip()
     if raw.lower() == "none" or raw not in ("", "all"):
@@ -257,7 +257,7 @@ class EsServer:
     def has(self, feature: str) -> bool:
         return self.spec.has(feature)
 
-    def request(self, method: str, path: str, body: Any = None, *, params: Optional[Dict[str, Any]] = None,
+    def request(self, method: str, path: str, body: Any = None, *, params: Dict[str, Any] | None = None,
                 ndjson: bool = False, timeout: float = 60) -> Tuple[int, Any]:
         """Plain HTTP (urllib): returns (status, parsed JSON or text). Never raises for HTTP errors."""
         url = self.url + path
@@ -312,7 +312,7 @@ def _keep() -> bool:
     return os.environ.get("DIRSRVBEAT_ES_KEEP", "") not in ("", "0", "false", "no")
 
 
-def _params(keys: Optional[Iterable[str]]) -> Tuple[List[Any], List[str]]:
+def _params(keys: Iterable[str] | None) -> Tuple[List[Any], List[str]]:
     if keys is not None:
         chosen = [by_key(k) for k in keys]
         skipped: List[EsVersion] = []
@@ -328,7 +328,7 @@ def _params(keys: Optional[Iterable[str]]) -> Tuple[List[Any], List[str]]:
     return params, ids
 
 
-def es_fixture_factory(keys: Optional[Iterable[str]] = None, scope: str = "session", name: Optional[str] = None):
+def es_fixture_factory(keys: Iterable[str] | None = None, scope: str = "session", name: str | None = None):
     """Build a fixture parametrised over ``keys`` (default: :func:`selected_versions`), ids = keys.
 
     The fixture starts the server on demand and, unless DIRSRVBEAT_ES_KEEP=1 or the server was already
