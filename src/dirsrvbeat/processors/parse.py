@@ -23,7 +23,29 @@ from ..codes import JSON_OPERATION_TO_OP_TYPE
 
 Record = dict[str, Any]
 
+# SLAPI_COMPONENT_NAME_NSPR, the prefix of NSPR error texts in TLS lines
+NSPR_ERROR = "Netscape Portable Runtime error "
+
 REQUEST_VERBS = frozenset({"BIND", "SRCH", "MOD", "ADD", "DEL", "MODRDN", "CMP", "EXT", "ABANDON", "UNBIND"})
+
+
+_MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))
+
+
+def _stamp_ok(t: str) -> bool:
+    """`DD/Mon/YYYY:HH:MM:SS[.fraction] +hhmm`: a line whose stamp is not one is not a log line."""
+    if len(t) < 20 or t[2] != "/" or t[6] != "/" or t[11] != ":" or t[14] != ":" or t[17] != ":":
+        return False
+    if t[3:6] not in _MONTHS or not (t[:2] + t[7:11] + t[12:14] + t[15:17] + t[18:20]).isdigit():
+        return False
+    rest = t[20:]
+    if rest[:1] == ".":
+        sp = rest.find(" ")
+        frac = rest[1:sp] if sp >= 0 else rest[1:]
+        if not frac.isdigit():
+            return False
+        rest = rest[sp:] if sp >= 0 else ""
+    return rest == "" or (len(rest) == 6 and rest[0] == " " and rest[1] in "+-" and rest[2:].isdigit())
 
 
 def _int(value: str) -> int | None:
@@ -102,6 +124,8 @@ def _parse_search(body: str, rec: Record) -> None:
     """`base="…" scope=N filter="…" attrs=ALL|"…"[ options=persistent][ authzid="…"]` (filter may hold `"`)."""
     if body.startswith("dn="):  # error form: SRCH dn="not a dn" authzid="(null)", invalid dn
         kv, text = parse_kv(body)
+        if kv.pop("_truncated", None):
+            rec["truncated"] = True
         rec["base"] = kv.get("dn", "")
         if "authzid" in kv and kv["authzid"] != "(null)":
             rec["authzid"] = kv["authzid"]
@@ -110,6 +134,8 @@ def _parse_search(body: str, rec: Record) -> None:
     b = body.find('" scope=')
     if not body.startswith('base="') or b < 0:
         kv, text = parse_kv(body)
+        if kv.pop("_truncated", None):
+            rec["truncated"] = True
         rec.update(kv)
         if text:
             rec["error"] = text
@@ -131,6 +157,9 @@ def _parse_search(body: str, rec: Record) -> None:
             rec["filter"] = rest[:c]
             rec["error"] = rest[c + 3:]
         else:
+            q = rest.rfind('"')
+            if q >= 0 and len(rest) > q + 1 and ' attrs='.startswith(rest[q + 1:]):
+                rest = rest[:q + 1]  # cut inside the ` attrs=` that follows the filter
             rec["filter"] = rest[:-1] if rest.endswith('"') else rest
             rec["truncated"] = True
         return
@@ -154,6 +183,8 @@ def _parse_search(body: str, rec: Record) -> None:
             rec["persistent"] = True
         if "authzid" in kv:
             rec["authzid"] = kv["authzid"]
+        if kv.get("_truncated"):  # the line was cut at 2048 bytes inside authzid
+            rec["truncated"] = True
         if text:
             rec["error"] = text
 
@@ -177,6 +208,8 @@ def _parse_request(verb: str, body: str, rec: Record) -> None:
                 rec.update(kv)
         return
     kv, text = parse_kv(body)
+    if kv.pop("_truncated", None):  # the line was cut at 2048 bytes inside a quoted value
+        rec["truncated"] = True
     rec.update(kv)
     if text:
         rec["error"] = text
@@ -210,7 +243,7 @@ def parse_text(line: str) -> Record | None:
     if close < 0:
         return None
     rest = line[close + 2:]
-    if not rest.startswith("conn="):
+    if not rest.startswith("conn=") or not _stamp_ok(line[1:close]):
         return None
     rec: Record = {"t": line[1:close]}
     sp = rest.find(" ", 5)
@@ -330,7 +363,10 @@ def parse_text(line: str) -> Record | None:
             return rec
         if " HAProxy " in rest:
             rec["kind"] = "haproxy"
-            kv, _ = parse_kv(rest[sp + 9:])
+            rec["fd"] = _int(rest[3:sp])
+            kv, more = parse_kv(rest[sp + 9:])
+            if more.startswith("to "):  # `new_address_from=A to new_address_dest=B`
+                kv.update(parse_kv(more[3:])[0])
             rec["src"] = kv.get("new_address_from")
             rec["dst"] = kv.get("new_address_dest")
             return rec
@@ -344,6 +380,11 @@ def parse_text(line: str) -> Record | None:
         return rec
     if rest.startswith("TLS") or rest.startswith("SSL"):
         return _parse_tls(rest, rec)
+    if rest.startswith(NSPR_ERROR):  # a client certificate the server rejected (auth.c handle_bad_certificate)
+        rec["kind"] = "tls"
+        rec["protocol"] = None
+        rec["message"] = rest
+        return rec
     return None
 
 
@@ -354,7 +395,9 @@ def _parse_tls(rest: str, rec: Record) -> Record:
     sp = rest.find(" ")
     proto = rest[:sp] if sp >= 0 else rest
     body = rest[sp + 1:] if sp >= 0 else ""
-    rec["protocol"] = proto
+    # Builds before 1.3.3 wrote the word `SSL` for every session, whatever the protocol
+    # (`conn=2 SSL 256-bit AES`): that is no version, unlike `SSL3`/`TLS1.2`.
+    rec["protocol"] = None if proto == "SSL" else proto
     if body.startswith("client bound as "):
         rec["client_dn"] = body[16:]
         return rec
@@ -394,8 +437,8 @@ def _parse_stat(tail: str, rec: Record) -> Record:
                 cnt = rest[arrow + 11:].split(" ")[0]
                 rec["count"] = _int(cnt)
                 dur = rest.find("(duration ", arrow)
-                if dur >= 0:
-                    rec["duration"] = rest[dur + 10:].rstrip(")")
+                if dur >= 0:  # this key's read time; `duration` is the op's total (`read index: duration X`)
+                    rec["key_duration"] = rest[dur + 10:].rstrip(")")
     return rec
 
 
@@ -408,6 +451,11 @@ def _parse_result(tail: str, rec: Record) -> Record:
         kv, text = parse_kv(tail)
     rec["kv"] = kv
     if text:
+        if text.endswith('"'):  # 3.1.2+: `... - <result text> sid="<session id>"` (sid after the text)
+            s = text.rfind(' sid="')
+            if s >= 0:
+                kv["sid"] = text[s + 6:-1]
+                text = text[:s]
         if text.endswith("SASL bind in progress"):
             rec["sasl_in_progress"] = True
         rec["text"] = text
@@ -429,7 +477,11 @@ def parse_json(line: str | bytes) -> Record | None:
     if not isinstance(obj, dict):
         return None
     if "header" in obj:
-        return {"kind": "header", "text": str(obj["header"])}
+        header = obj["header"]
+        if isinstance(header, dict):  # the text banner's two facts in one event
+            return {"kind": "header", "text": str(header.get("version") or header.get("instance") or ""),
+                    "instance": header.get("instance")}
+        return {"kind": "header", "text": str(header)}
     operation = obj.get("operation")
     t = obj.get("local_time")
     if not isinstance(operation, str) or not isinstance(t, str):
@@ -501,8 +553,12 @@ def parse_json(line: str | bytes) -> Record | None:
             kv["details"] = ",".join(n.get("description", "") for n in notes if isinstance(n, dict))
         rec["kind"] = "result"
         rec["kv"] = kv
-        if obj.get("msg"):
-            rec["text"] = obj["msg"]
+        msg = obj.get("msg")
+        if isinstance(msg, str) and msg.strip():
+            msg = msg[3:] if msg.startswith(" - ") else msg.strip()  # `" - Invalid credentials"`
+            if msg.endswith("SASL bind in progress"):
+                rec["sasl_in_progress"] = True
+            rec["text"] = msg
         return rec
     verb = JSON_OPERATION_TO_OP_TYPE.get(operation)
     if verb is not None:
@@ -545,12 +601,20 @@ def parse_json(line: str | bytes) -> Record | None:
         return {**rec, "kind": "entry", "dn": obj.get("target_dn", "")}
     if operation == "REFERRAL":
         return {**rec, "kind": "referral"}
-    if operation == "SORT":
+    if operation == "SORT":  # `"sort_attrs":"SORT cn "` carries the text line's `SORT <keys>[ (<n>)]`
         attrs = obj.get("sort_attrs")
-        return {**rec, "kind": "sort", "spec": " ".join(attrs) if isinstance(attrs, list) else str(attrs)}
+        spec = " ".join(attrs) if isinstance(attrs, list) else str(attrs or "")
+        out = {**rec, "kind": "sort"}
+        spec = spec[5:] if spec.startswith("SORT ") else spec
+        spec = spec.strip()
+        if spec.endswith(")") and " (" in spec:
+            p = spec.rfind(" (")
+            out["candidates"] = spec[p + 2:-1]
+            spec = spec[:p]
+        out["spec"] = spec
+        return out
     if operation == "VLV":
-        return {**rec, "kind": "vlv", "request": orjson.dumps(obj.get("vlv_request")).decode(),
-                "response": orjson.dumps(obj.get("vlv_response")).decode()}
+        return {**rec, **_json_vlv(obj.get("vlv_request"), obj.get("vlv_response"))}
     if operation == "STAT":
         out = {**rec, "kind": "stat"}
         if "stat_etime" in obj:
@@ -560,11 +624,43 @@ def parse_json(line: str | bytes) -> Record | None:
                        key=obj.get("stat_key_value"), count=obj.get("stat_count"))
         return out
     if operation == "EXTENDED_OP_INFO":
+        rec.pop("json_key", None)
+        err = obj.get("err")
         return {**rec, "kind": "ext_info", "name": obj.get("name"), "target_dn": obj.get("target_dn"),
-                "bind_dn": obj.get("bind_dn"), "msg": obj.get("msg"), "rc": obj.get("err")}
+                "bind_dn": obj.get("bind_dn"), "msg": obj.get("msg"), "rc": None if err is None else str(err)}
+    if operation in REQUEST_VERBS:
+        # slapd_log_access_error() builds an "ERROR" event, then adds "operation" again with the
+        # text verb: json-c replaces the value, so `{"operation":"SRCH",…,"msg":"invalid dn",
+        # "target_dn":"not a dn"}` is the text log's `SRCH dn="not a dn", invalid dn`.
+        rec.update(kind="req", type=operation, error=obj.get("msg") or "")
+        rec["base" if operation == "SRCH" else "dn"] = obj.get("target_dn") or ""
+        if obj.get("authzid"):
+            rec["authzid"] = obj["authzid"]
+        return rec
     if operation == "ERROR":
-        return {**rec, "kind": "unprocessed", "error": obj.get("msg", "")}
+        error = obj.get("msg") or ""
+        if "local_ssf" in obj and "ssf=" not in error:  # `UNPROCESSED OPERATION - Insufficient SSF (…)`
+            ssf = " ".join(f"{k}={obj.get(k)}" for k in ("local_ssf", "sasl_ssf", "ssl_ssf"))
+            error = f"{error or 'Insufficient SSF'} ({ssf})"
+        return {**rec, "kind": "unprocessed", "error": error}
     return None
+
+
+def _json_vlv(req: Any, res: Any) -> Record:
+    """`vlv_request`/`vlv_response` objects -> the text line's `before:after:index:count target:count (rc)`."""
+    out: Record = {"kind": "vlv"}
+    if isinstance(req, dict):
+        head = f"{req.get('request_before_count')}:{req.get('request_after_count')}"
+        if req.get("request_value") is not None:  # by value
+            out["request"] = f"{head}:{req.get('request_value')}"
+        else:
+            out["request"] = f"{head}:{req.get('request_index')}:{req.get('request_content_count')}"
+    if isinstance(res, dict):
+        out["response"] = f"{res.get('response_target_position')}:{res.get('response_content_count')}"
+        result = res.get("response_result")
+        if isinstance(result, int):
+            out["vlv_result"] = result
+    return out
 
 
 def parse_line(line: str) -> Record | None:
