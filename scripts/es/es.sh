@@ -7,6 +7,9 @@
 #                    prints the URL on stdout
 #   stop    KEY|all  SIGTERM by pid, SIGKILL after DIRSRVBEAT_ES_STOP_TIMEOUT (60 s); no-op if not running
 #   restart KEY
+#   acquire KEY OWNER_PID       start (as start) and take a lease for OWNER_PID (the test session's pid)
+#   release KEY OWNER_PID [keep] drop the lease; stop the server when no live lease remains and a lease
+#                               launched it (a server started with `start` is never stopped by release)
 #   status  KEY|all  exit 0 = running and healthy, 3 = stopped, 1 = running but not healthy
 #   url     KEY      print http://127.0.0.1:<port>
 #   wipe    KEY|all  stop, then delete data and logs (keeps the fetched server)
@@ -278,20 +281,26 @@ launch() {
   fi
 }
 
-start() {
-  with_lock
-  local pid
+start() { with_lock; start_locked manual; }
+
+# mode manual: `es.sh start` -- the server stays up until `es.sh stop`
+# mode lease : `es.sh acquire` -- stopped by the last `es.sh release` if this call launched it
+start_locked() {
+  local mode=$1 pid
+  need_java
   if pid=$(running_pid); then
+    [ "$mode" = manual ] && rm -f "$RUN/auto-stop"
     if healthy 30s; then say "already running (pid $pid) at $URL"; echo "$URL"; return 0; fi
     say "running (pid $pid) but not healthy yet; waiting"
   else
     if port_open "$PORT" || port_open "$TPORT"; then
-      die "port $PORT or $TPORT on 127.0.0.1 is taken by a process that es.sh did not start for '$KEY'"
+      die "port $PORT or $TPORT on 127.0.0.1 is taken by a process that es.sh did not start from $W"
     fi
-    need_java
     fetch
     if [ "$ROUTE" = runner ]; then RUN_AS=(); else ensure_user; fi
     write_config
+    if [ "$mode" = lease ]; then touch "$RUN/auto-stop"; else rm -f "$RUN/auto-stop"; fi
+    rm -rf "$RUN/leases"
     say "starting Elasticsearch $VERSION ($ROUTE) on $URL with Java $JMAJOR ($JH), heap $HEAP"
     T0=$(now)
     launch || { stop_pid; exit 1; }
@@ -343,7 +352,36 @@ stop_pid() {
   say "stopped pid $pid in $(elapsed "$t0") s"
 }
 
-stop() { with_lock; stop_pid; }
+stop() { with_lock; stop_pid; rm -rf "$RUN/leases" "$RUN/auto-stop"; }
+
+# leases: several test sessions may share one server; the last release stops it, but only if a lease
+# (not a manual `es.sh start`) launched it. OWNER is a pid (pytest's); leases of dead pids are ignored.
+live_leases() {
+  local f n=0
+  for f in "$RUN"/leases/*; do
+    [ -e "$f" ] || continue
+    if kill -0 "${f##*/}" 2>/dev/null; then n=$((n + 1)); else rm -f "$f"; fi
+  done
+  echo "$n"
+}
+
+acquire() {
+  local owner=$1
+  with_lock
+  start_locked lease
+  mkdir -p "$RUN/leases"; : >"$RUN/leases/$owner"
+}
+
+release() {
+  local owner=$1 keep=${2:-}
+  with_lock
+  rm -f "$RUN/leases/$owner"
+  local n; n=$(live_leases)
+  if [ "$n" -gt 0 ]; then say "still leased by $n other session(s): left running"; return 0; fi
+  if [ ! -f "$RUN/auto-stop" ]; then say "started by hand (es.sh start): left running"; return 0; fi
+  if [ "$keep" = keep ]; then say "DIRSRVBEAT_ES_KEEP: left running"; rm -f "$RUN/auto-stop"; return 0; fi
+  stop_pid; rm -f "$RUN/auto-stop"
+}
 
 status() {
   local pid
@@ -380,9 +418,9 @@ list() {
 CMD=${1:-}; ARG=${2:-}
 case $CMD in
   list) list; exit 0 ;;
-  fetch|start|stop|restart|status|url|wipe|logs|java) ;;
+  fetch|start|stop|restart|status|url|wipe|logs|java|acquire|release) ;;
   ""|-h|--help|help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-  *) die "unknown command '$CMD' (fetch|start|stop|restart|status|url|wipe|logs|java|list)" ;;
+  *) die "unknown command '$CMD' (fetch|start|stop|restart|status|url|wipe|logs|java|list|acquire|release)" ;;
 esac
 [ -n "$ARG" ] || die "usage: es.sh $CMD KEY (keys: $(all_keys | tr '\n' ' '))"
 
@@ -400,7 +438,9 @@ case $CMD in
   fetch)   fetch ;;
   start)   start ;;
   stop)    stop ;;
-  restart) stop; exec "$0" start "$KEY" ;;
+  restart) stop; exec 9>&-; exec "$0" start "$KEY" ;;
+  acquire) acquire "${3:?owner pid}" ;;
+  release) release "${3:?owner pid}" "${4:-}" ;;
   status)  status ;;
   url)     echo "$URL" ;;
   wipe)    wipe ;;

@@ -7,7 +7,7 @@ pytest side:
 
 * :class:`EsVersion` -- one matrix row (key, version, port, url, flavor, limitations, works_here)
 * :data:`MATRIX` / :func:`by_key` / :func:`selected_versions`
-* :func:`start` / :func:`stop` / :func:`status` -- call es.sh
+* :func:`start` / :func:`stop` / :func:`acquire` / :func:`release` / :func:`status` -- call es.sh
 * :class:`EsServer` -- what the fixture yields: ``.url .version .major .minor .key .limitations``,
   ``.has(feature)``, ``.request()`` (urllib, no client library), ``.transport()`` (elastic_transport),
   ``.delete_indices()``
@@ -29,8 +29,9 @@ Environment:
   DIRSRVBEAT_ES_VERSIONS  comma list of keys (6.8,7.10,7.17,8,9); unset/``all`` = every version that works
                           here; ``none`` = tests using ``es`` skip
   DIRSRVBEAT_ES_KEEP=1    leave servers running after the session (local development); without it, each
-                          server the fixture started is stopped when pytest moves to the next version, so
-                          one ES runs at a time
+                          server the fixture started is stopped when pytest moves to the next version (one ES
+                          at a time), unless another live test session holds a lease on it or it was started
+                          by hand with ``scripts/es/es.sh start KEY``
   DIRSRVBEAT_ES_WORK      work root passed through to es.sh (default /var/tmp/dirsrvbeat-es)
 """
 from __future__ import annotations
@@ -226,12 +227,22 @@ def is_running(key: str) -> bool:
 
 
 def start(key: str) -> str:
-    """Fetch if needed and start ``key``; returns the URL. No-op when already running."""
+    """Fetch if needed and start ``key`` (stays up until :func:`stop`); returns the URL. No-op if running."""
     return run_es("start", key).stdout.strip().splitlines()[-1]
 
 
 def stop(key: str) -> None:
     run_es("stop", key, timeout=300)
+
+
+def acquire(key: str, owner: int | None = None) -> str:
+    """Start ``key`` if needed and take a lease for ``owner`` (default: this process); returns the URL."""
+    return run_es("acquire", key, str(owner or os.getpid())).stdout.strip().splitlines()[-1]
+
+
+def release(key: str, owner: int | None = None, keep: bool = False) -> None:
+    """Drop the lease; es.sh stops the server if no other session holds one and a lease had started it."""
+    run_es("release", key, str(owner or os.getpid()), *(["keep"] if keep else []), timeout=300)
 
 
 def status(key: str) -> str:
@@ -243,7 +254,6 @@ def status(key: str) -> str:
 class EsServer:
     """A running server, as yielded by the ``es`` fixture."""
     spec: EsVersion
-    started_here: bool = False
 
     key = property(lambda self: self.spec.key)
     version = property(lambda self: self.spec.version)
@@ -331,26 +341,27 @@ def _params(keys: Iterable[str] | None) -> Tuple[List[Any], List[str]]:
 def es_fixture_factory(keys: Iterable[str] | None = None, scope: str = "session", name: str | None = None):
     """Build a fixture parametrised over ``keys`` (default: :func:`selected_versions`), ids = keys.
 
-    The fixture starts the server on demand and, unless DIRSRVBEAT_ES_KEEP=1 or the server was already
-    running before, stops it at teardown of that param: pytest groups the tests by session-scoped param and
-    finalises the previous param before setting up the next, so one server runs at a time. A server that
-    fails to start fails the tests (es.sh output and log tails in the message); it never skips silently.
+    The fixture starts the server on demand (``es.sh acquire``: a lease for this pytest process) and at
+    teardown of that param releases it (``es.sh release``): the server stops unless DIRSRVBEAT_ES_KEEP=1,
+    another live session still holds a lease, or it had been started by hand (``es.sh start``). pytest groups
+    the tests by session-scoped param and finalises the previous param before setting up the next, so one
+    server runs at a time. A server that fails to start fails the tests (es.sh output and log tails in the
+    message); it never skips silently.
     """
     params, ids = _params(keys)
 
     @pytest.fixture(scope=scope, params=params, ids=ids, name=name)
     def _es(request: pytest.FixtureRequest):
         spec = by_key(request.param)
-        was_running = is_running(spec.key)
         try:
-            start(spec.key)
+            acquire(spec.key)
         except (EsError, subprocess.TimeoutExpired) as e:
             pytest.fail(f"Elasticsearch {spec.version} (key {spec.key}, {spec.flavor}) did not start:\n{e}",
                         pytrace=False)
-        server = EsServer(spec=spec, started_here=not was_running)
-        yield server
-        if server.started_here and not _keep():
-            stop(spec.key)
+        try:
+            yield EsServer(spec=spec)
+        finally:
+            release(spec.key, keep=_keep())
 
     return _es
 
