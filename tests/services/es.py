@@ -353,10 +353,13 @@ def es_fixture_factory(keys: Iterable[str] | None = None, scope: str = "session"
     @pytest.fixture(scope=scope, params=params, ids=ids, name=name)
     def _es(request: pytest.FixtureRequest):
         spec = by_key(request.param)
+        failure = None
         try:
             acquire(spec.key)
         except (EsError, subprocess.TimeoutExpired) as e:
-            pytest.fail(f"Elasticsearch {spec.version} (key {spec.key}, {spec.flavor}) did not start:\n{e}",
+            failure = str(e)
+        if failure is not None:
+            pytest.fail(f"Elasticsearch {spec.version} (key {spec.key}, {spec.flavor}) did not start:\n{failure}",
                         pytrace=False)
         try:
             yield EsServer(spec=spec)
