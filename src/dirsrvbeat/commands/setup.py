@@ -49,6 +49,8 @@ def add_parser(sub: Any) -> None:
                    help="write the templates of every server variant to DIR and exit (no server needed)")
     p.add_argument("--no-ilm", action="store_true", help="do not install or reference an ILM policy")
     p.add_argument("--force", action="store_true", help="PUT everything, even what is up to date")
+    p.add_argument("--remove", action="store_true",
+                   help="delete dirsrvbeat's index templates and ILM policy for this prefix (not the indices)")
     p.add_argument("--json", action="store_true", help="print the plan / results as JSON")
     p.add_argument("--kibana", metavar="URL",
                    help="also set up Kibana saved objects at URL (overrides kibana.url)")
@@ -120,6 +122,13 @@ def cmd_setup(args: argparse.Namespace) -> int:
             _err("elasticsearch.ilm.enabled is true but the server has no ILM "
                  "(OSS or integ-test build); set it to auto or false")
             return EXIT_ERROR
+        if args.remove:
+            if args.dry_run or client is None:
+                _err("--remove needs a server and cannot be combined with --dry-run")
+                return EXIT_USAGE
+            for path in uninstall(client, opts):
+                print(f"  removed   DELETE {path}")
+            return EXIT_OK
         variant, resources = templates.plan_for_server(version, has_ilm, opts)
         notes = _notes(opts, has_ilm, variant)
         if args.dry_run:
@@ -176,6 +185,31 @@ def install(client: EsClient, resources: list[templates.Resource], variant: str,
             results.append({"action": "removed", "kind": "legacy_template", "method": "DELETE",
                             "path": f"/_template/{name}"})
     return results
+
+
+def uninstall(client: EsClient, opts: templates.TemplateOptions, *, indices: bool = False) -> list[str]:
+    """Delete what `install` may have created for these options (both template kinds, the ILM policy,
+    and with indices=True every `<prefix>-<dataset>-*` index). Returns the DELETE paths that existed."""
+    done: list[str] = []
+    if indices:
+        for ds in opts.datasets:
+            names = client.list_indices(opts.pattern(ds))
+            if names:
+                client.delete_index(names)
+                done.extend(f"/{n}" for n in names)
+    info = client.info()
+    paths = []
+    if info.at_least(7, 8):
+        paths += [f"/_index_template/{opts.template_name(ds)}" for ds in opts.datasets]
+        paths += [f"/_component_template/{r.name}" for r in templates.plan("es7.8+", opts)
+                  if r.kind == "component_template"]
+    paths += [f"/_template/{opts.template_name(ds)}" for ds in opts.datasets]
+    if client.has_ilm():
+        paths.append(f"/_ilm/policy/{opts.policy_name}")
+    for path in paths:
+        if client.request("DELETE", path, allow=(404,)).status < 300:
+            done.append(path)
+    return done
 
 
 def _install_one(client: EsClient, r: templates.Resource, force: bool) -> str:
