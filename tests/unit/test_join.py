@@ -126,3 +126,22 @@ def test_abandon_links_target_and_decodes_ten_digit_etime():
     assert srch["dirsrv"]["op"]["status"] == "no_result"
     assert srch["dirsrv"]["search"]["persistent"] is True
     assert abandon["dirsrv"]["abandon"]["target_key"] == srch["dirsrv"]["op"]["key"]
+
+
+def test_request_logged_before_the_bind_result_gets_the_new_identity():
+    # 389 DS logs a RESULT after sending it, so the next request can be logged first (RFC 4511
+    # forbids sending it before the BindResponse arrived, so it runs as the new identity).
+    ops, _, _ = run(
+        "conn=7 fd=64 slot=64 connection from 10.9.9.9 to 10.0.0.1",
+        'conn=7 op=0 BIND dn="uid=user0042,ou=people,dc=example,dc=com" method=128 version=3',
+        'conn=7 op=1 SRCH base="ou=people,dc=example,dc=com" scope=2 filter="(uid=user0042)" attrs="cn"',
+        'conn=7 op=0 ' + RES.format(0, 97) + ' dn="uid=user0042,ou=people,dc=example,dc=com"',
+        "conn=7 op=1 " + RES.format(0, 101),
+        'conn=7 op=2 BIND dn="uid=user0042,ou=people,dc=example,dc=com" method=128 version=3',
+        'conn=7 op=3 SRCH base="ou=people,dc=example,dc=com" scope=2 filter="(uid=x)" attrs="cn"',
+        "conn=7 op=2 " + RES.format(49, 97) + " - Invalid credentials",
+        "conn=7 op=3 " + RES.format(0, 101),
+    )
+    srch = {d["dirsrv"]["op"]["id"]: d for d in ops if d["dirsrv"]["op"]["type"] == "SRCH"}
+    assert srch[1]["dirsrv"]["bind"]["dn"] == "uid=user0042,ou=people,dc=example,dc=com"
+    assert srch[3]["dirsrv"]["bind"]["dn"] == ""

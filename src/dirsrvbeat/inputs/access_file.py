@@ -70,7 +70,7 @@ def expand_paths(patterns: Iterable[str]) -> list[str]:
             found = [p for p in glob.glob(os.path.join(pattern, "access*"))
                      if not p.endswith(("rotationinfo", ".lock"))]
         elif glob.has_magic(pattern):
-            found = glob.glob(pattern)
+            found = [p for p in glob.glob(pattern) if not p.endswith(("rotationinfo", ".lock"))]
         else:
             found = [pattern]
         paths.extend(sorted(found, key=rotation_order_key))

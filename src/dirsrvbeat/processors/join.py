@@ -67,6 +67,11 @@ class Connection:
     last_seen: str | None = None
     close: Record | None = None
     close_epoch: float | None = None
+    # A BIND whose RESULT is not logged yet: RFC 4511 forbids other requests until the client has
+    # the BindResponse, so requests logged meanwhile (the server logs RESULTs after sending them)
+    # were sent under the new identity: their identity is settled by the BIND RESULT.
+    bind_op: int | None = None
+    awaiting_bind: list[list[Any]] = field(default_factory=list)
     _identity: dict[str, Any] | None = field(default=None, repr=False)
 
     def identity(self) -> dict[str, Any]:
@@ -325,6 +330,16 @@ class Joiner:
             return
         key = (conn_id, rec["op"], rec.get("internal_id"))
         op = {"req": rec, "ident": ident}
+        if not rec.get("internal"):
+            if op_type == "BIND":
+                c.bind_op = rec["op"]
+                c.awaiting_bind = []
+            elif c.bind_op is not None and rec["op"] > c.bind_op:
+                if len(c.awaiting_bind) < 64:
+                    c.awaiting_bind.append(list(key))
+                else:  # that BIND's RESULT is not coming (not logged): stop waiting for it
+                    c.bind_op = None
+                    c.awaiting_bind = []
         prev = self.pending.get(key)
         if prev is not None:
             if rec.get("internal"):
@@ -375,8 +390,21 @@ class Joiner:
         self.stats.ops_emitted += 1
 
     def _bound(self, c: Connection, req: Record, res: Record, kv: dict[str, str]) -> None:
+        if c.bind_op == req.get("op"):
+            c.bind_op = None
         if res.get("sasl_in_progress") or kv.get("err") == "14":
+            c.awaiting_bind = []
             return
+        self._update_identity(c, req, kv)
+        if c.awaiting_bind:
+            ident = c.identity()
+            for key in c.awaiting_bind:
+                op = self.pending.get((key[0], key[1], key[2]))
+                if op is not None:
+                    op["ident"] = ident
+            c.awaiting_bind = []
+
+    def _update_identity(self, c: Connection, req: Record, kv: dict[str, str]) -> None:
         if kv.get("err") == "0":
             dn = kv.get("dn")
             if dn is None:  # very old builds: no dn= on the RESULT; the request DN is the identity
