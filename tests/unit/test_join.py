@@ -49,7 +49,7 @@ def test_bind_dn_follows_result_and_failed_bind_resets_to_anonymous():
 
 
 def test_result_after_disconnect_is_joined_within_grace():
-    ops, conns, summary = run(
+    ops, _conns, summary = run(
         "conn=1 fd=64 slot=64 connection from 127.0.0.1 to 127.0.0.1",
         'conn=1 op=0 SRCH base="" scope=0 filter="(objectClass=*)" attrs=ALL',
         "conn=1 op=1 UNBIND",
@@ -74,7 +74,7 @@ def test_restart_detected_and_keys_differ():
     assert summary["server_restarts"] == 1
     statuses = sorted(d["dirsrv"]["op"]["status"] for d in ops)
     assert statuses == ["complete", "no_result"]
-    done = [d for d in ops if d["dirsrv"]["op"]["status"] == "complete"][0]
+    done = next(d for d in ops if d["dirsrv"]["op"]["status"] == "complete")
     assert done["source"]["ip"] == "127.0.0.2"
     assert len({d["dirsrv"]["conn"]["key"] for d in conns}) == 3
 
@@ -83,8 +83,10 @@ def test_internal_ops_link_to_client_op_and_do_not_take_its_result():
     ops, _, _ = run(
         "conn=9 fd=64 slot=64 connection from 127.0.0.1 to 127.0.0.1",
         'conn=9 op=0 BIND dn="uid=u,dc=x" method=128 version=3',
-        'conn=9 (Internal) op=0(1)(1) SRCH base="uid=u,dc=x" scope=0 filter="(|(objectclass=*)(objectclass=ldapsubentry))" attrs=ALL',
-        "conn=9 (Internal) op=0(1)(1) RESULT err=0 tag=48 nentries=1 wtime=0.000021051 optime=0.000352564 etime=0.000371632",
+        'conn=9 (Internal) op=0(1)(1) SRCH base="uid=u,dc=x" scope=0 '
+        'filter="(|(objectclass=*)(objectclass=ldapsubentry))" attrs=ALL',
+        "conn=9 (Internal) op=0(1)(1) RESULT err=0 tag=48 nentries=1 "
+        "wtime=0.000021051 optime=0.000352564 etime=0.000371632",
         'conn=9 op=0 ' + RES.format(0, 97) + ' dn="uid=u,dc=x"',
     )
     internal = [d for d in ops if d["dirsrv"]["op"]["internal"]]
@@ -103,10 +105,10 @@ def test_starttls_then_tls_line_sets_transport_and_version():
         'conn=3 op=1 SRCH base="" scope=0 filter="(objectClass=*)" attrs=ALL',
         "conn=3 op=1 " + RES.format(0, 101),
     )
-    srch = [d for d in ops if d["dirsrv"]["op"]["type"] == "SRCH"][0]
+    srch = next(d for d in ops if d["dirsrv"]["op"]["type"] == "SRCH")
     assert srch["dirsrv"]["conn"]["transport"] == "starttls"
     assert srch["tls"]["version"] == "1.3"
-    ext = [d for d in ops if d["dirsrv"]["op"]["type"] == "EXT"][0]
+    ext = next(d for d in ops if d["dirsrv"]["op"]["type"] == "EXT")
     assert ext["dirsrv"]["ext"]["name"] == "start_tls_plugin"
 
 
@@ -119,9 +121,9 @@ def test_abandon_links_target_and_decodes_ten_digit_etime():
         "conn=11 op=3 UNBIND",
         "conn=11 op=3 fd=64 Disconnect - Cleanly Closed Connection - U1",
     )
-    abandon = [d for d in ops if d["dirsrv"]["op"]["type"] == "ABANDON"][0]
+    abandon = next(d for d in ops if d["dirsrv"]["op"]["type"] == "ABANDON")
     assert abs(abandon["dirsrv"]["abandon"]["target_etime"] - 36.954815936) < 1e-9
-    srch = [d for d in ops if d["dirsrv"]["op"]["type"] == "SRCH"][0]
+    srch = next(d for d in ops if d["dirsrv"]["op"]["type"] == "SRCH")
     assert srch["dirsrv"]["op"]["abandoned"] is True
     assert srch["dirsrv"]["op"]["status"] == "no_result"
     assert srch["dirsrv"]["search"]["persistent"] is True
