@@ -435,7 +435,7 @@ class ReportAggregator:
             self.root_dn_binds += 1
         if code is not None and code not in (0, 14):
             self.failed_binds += 1
-            who = requested or dn or ANONYMOUS
+            who = requested or dn or (f"(SASL {mech or '?'}, no DN)" if method == "sasl" else ANONYMOUS)
             self.failed_by_dn.inc(who)
             self.failed_by_client.inc(client)
             self.failed_by_code[code] = self.failed_by_code.get(code, 0) + 1
