@@ -49,6 +49,10 @@ class _Raw(str):
     """Already-escaped HTML for a table cell."""
 
 
+def _lines(rows: list[dict[str, Any]], key: str) -> _Raw:
+    return _Raw("<br>".join(escape(f"{x[key] or '(root DSE)'} ({x['count']})") for x in rows[:3]))
+
+
 def _cards(items: list[tuple[str, str]]) -> str:
     return '<div class="cards">' + "".join(
         f'<div class="card"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for k, v in items) + "</div>"
@@ -193,7 +197,8 @@ class HtmlRenderer:
             ("operations", fmt_n(tot["operations"])), ("per second", fmt_n(tot["operations_per_second"])),
             ("avg etime", fmt_s(lat["etime"].get("avg"))), ("p99 etime", fmt_s(lat["etime"].get("p99"))),
             ("unindexed searches", fmt_n(m["unindexed"]["searches"])), ("connections", fmt_n(conn["count"])),
-            ("peak concurrent", fmt_n(conn.get("peak_concurrent"))), ("failed binds", fmt_n(m["failed_binds"]["count"])),
+            ("peak concurrent", fmt_n(conn.get("peak_concurrent"))),
+            ("failed binds", fmt_n(m["failed_binds"]["count"])),
         ]))
         if charts and m.get("timeline"):
             p.append(_figure(chart_ops(m), f"Operations per second ({m['timeline']['bucket_seconds']} s buckets)"))
@@ -252,9 +257,7 @@ class HtmlRenderer:
                              "bind DNs", "clients"],
                             [[r["shape"], fmt_n(r["count"]), f"{r['full']}/{r['partial']}", fmt_s(r["etime_total"]),
                               fmt_s(r["etime_avg"]), fmt_s(r["etime_max"]), fmt_n(r["nentries_avg"], 0),
-                              _Raw("<br>".join(escape(f"{x['base'] or '(root DSE)'} ({x['count']})") for x in r["bases"][:3])),
-                              _Raw("<br>".join(escape(f"{x['dn']} ({x['count']})") for x in r["bind_dns"][:3])),
-                              _Raw("<br>".join(escape(f"{x['client']} ({x['count']})") for x in r["clients"][:3]))]
+                              _lines(r["bases"], "base"), _lines(r["bind_dns"], "dn"), _lines(r["clients"], "client")]
                              for r in u["shapes"]], numeric=(1, 3, 4, 5, 6), mono=(0,)))
         p.append("</section>")
         # advice
