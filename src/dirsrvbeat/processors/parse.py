@@ -59,7 +59,8 @@ def _end_of_quoted(s: str, start: int) -> int:
     """Index of the quote closing a value opened just before `start`.
 
     389 DS does not escape `"` inside values, so the closing quote is the first one followed by
-    the end of the line, `, ` (an error message), or ` key=`.
+    the end of the line, `, ` (an error message), or ` key=`. A quote after an odd number of
+    backslashes is a DN's own RFC 4514 escape (`cn=John \"JJ\" Smith`) and never closes.
     """
     pos = start
     n = len(s)
@@ -68,6 +69,12 @@ def _end_of_quoted(s: str, start: int) -> int:
         if q < 0:
             return -1
         nxt = q + 1
+        k = q - 1
+        while k >= start and s[k] == "\\":
+            k -= 1
+        if (q - 1 - k) % 2:  # escaped quote
+            pos = nxt
+            continue
         if nxt >= n or s[nxt] == ",":
             return q
         if s[nxt] == " ":
@@ -664,7 +671,9 @@ def _json_vlv(req: Any, res: Any) -> Record:
 
 
 def parse_line(line: str) -> Record | None:
-    """Parse one line of either format."""
+    """Parse one line of either format (a trailing `\n` or `\r\n` is ignored)."""
+    if line.endswith(("\n", "\r")):
+        line = line.rstrip("\r\n")
     if line[:1] == "{":
         return parse_json(line)
     return parse_text(line)

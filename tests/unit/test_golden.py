@@ -1,0 +1,348 @@
+"""Golden files in the Beats manner: `tests/golden/<release>/<name>.log` -> `<name>.log-expected.ndjson`.
+
+An expected file holds the documents that
+
+    cd tests/golden && dirsrvbeat access parse --connections <release>/<name>.log
+
+must print (run from `tests/golden`, so `log.file.path` is the path relative to that folder and
+the same on every machine). Every document was read and checked against the 389 DS reference
+(`389ds-access-log-and-monitor.md`, `389ds-2.3.1-observed-format.md`) before it was frozen.
+
+Expected files hold *correct* output. Where the code is known to be wrong outside the parser
+(join.py, enrich.py, stages.py), `KNOWN_BUGS` names the bug and a small function that turns
+today's output into the correct one; `AFFECTED` says which golden files show it. Such a test
+is `xfail(strict=True)` and fails for real if the output differs in any *other* way; once the
+bug is fixed it XPASSes, which fails too: then drop its entry here.
+
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/unit/test_golden.py    # regenerate
+
+Regenerate only after reading the diff: a changed expected file is a changed output contract.
+Logs under `bad-input/` are deliberately broken; for them the dead letters are pinned too
+(`<name>.log-deadletter.ndjson`: file, line, offset, reason and text of every unparsed line).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from dirsrvbeat.access.pipeline import AccessPipeline
+from dirsrvbeat.cli import main as cli_main
+from dirsrvbeat.deadletter import DeadLetter
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+BAD_INPUT_DIR = "bad-input"
+EXPECTED_SUFFIX = "-expected.ndjson"
+DEADLETTER_SUFFIX = "-deadletter.ndjson"
+
+# Release lines that must have golden files (the 389 DS compatibility matrix).
+RELEASE_LINES = ("1.3", "1.4", "2.x", "3.x-text", "3.x-json", "2.3.1-real")
+
+# bad-input logs: the 1-based line numbers that must be dead-lettered, and the lines with bytes
+# that are not UTF-8 (those are read with U+FFFD and still parsed when their shape is known).
+BAD_INPUT_EXPECTED: dict[str, dict[str, list[int]]] = {
+    "bad-input/access-junk.log": {"dead": [7, 10, 11, 12, 13, 14, 15, 16, 19, 20], "bad_utf8": [7, 8]},
+    "bad-input/access-json-junk.log": {"dead": [4, 6, 7, 8, 9, 10, 14, 15], "bad_utf8": []},
+}
+
+Doc = dict[str, Any]
+
+
+# ------------------------------------------------------------------------------ known bugs
+class KnownBug(AssertionError):
+    """The output differs from the expected file exactly by known, unfixed bugs."""
+
+
+def _ops(docs: list[Doc]) -> list[Doc]:
+    return [d for d in docs if d["event"]["dataset"] == "dirsrv.access"]
+
+
+def _fix_etime_total(docs: list[Doc], log: str) -> None:
+    """Connection etime_total = sum of the (correctly decoded) etimes of its client operations."""
+    totals: dict[str, float] = {}
+    for d in _ops(docs):
+        op, timing = d["dirsrv"]["op"], d["dirsrv"].get("timing", {})
+        if not op["internal"] and op["status"] == "complete" and "etime" in timing:
+            key = d["dirsrv"]["conn"]["key"]
+            totals[key] = totals.get(key, 0.0) + timing["etime"]
+    for d in docs:
+        if d["event"]["dataset"] == "dirsrv.connection":
+            d["dirsrv"]["conn"]["etime_total"] = round(totals.get(d["dirsrv"]["conn"]["key"], 0.0), 9)
+
+
+def _fix_server_internal(docs: list[Doc], log: str) -> None:
+    """`conn=Internal` / `conn=Internal(0)` ops have no client operation, and conn 0 is no connection."""
+    for d in _ops(docs):
+        if d["dirsrv"]["conn"]["id"] == 0 and d["dirsrv"]["op"]["internal"]:
+            d["dirsrv"]["op"].pop("parent_key", None)
+    docs[:] = [d for d in docs if not (d["event"]["dataset"] == "dirsrv.connection"
+                                       and d["dirsrv"]["conn"]["id"] == 0
+                                       and not d["dirsrv"]["conn"]["open_line_seen"])]
+
+
+def _fix_scope_id(docs: list[Doc], log: str) -> None:
+    """source/destination.address keep the logged address, IPv6 `%iface` scope included."""
+    raw: dict[str, str] = {}
+    for addr in re.findall(r"connection from (\S+) to (\S+)", log) + re.findall(r'_ip":"([^"]+)"', log):
+        for a in (addr if isinstance(addr, tuple) else (addr,)):
+            if "%" in a:
+                raw[a.split("%", 1)[0]] = a
+    for d in docs:
+        for part in ("source", "destination"):
+            if part in d and d[part].get("address") in raw:
+                d[part]["address"] = raw[d[part]["address"]]
+
+
+def _fix_empty_search(docs: list[Doc], log: str) -> None:
+    """Notes on a non-search RESULT (notes=M on a BIND) add no `dirsrv.search: {}`."""
+    for d in _ops(docs):
+        if d["dirsrv"].get("search") == {}:
+            del d["dirsrv"]["search"]
+
+
+def _fix_ext_info_keys(docs: list[Doc], log: str) -> None:
+    """`dirsrv.ext.info` holds the EXT_INFO fields only, not the pipeline's `_path`/`_off`."""
+    for d in _ops(docs):
+        info = d["dirsrv"].get("ext", {}).get("info")
+        if info:
+            for key in [k for k in info if k.startswith("_")]:
+                del info[key]
+
+
+def _fix_unprocessed(docs: list[Doc], log: str) -> None:
+    """`conn=N op=N UNPROCESSED OPERATION - <why>` is kept as the operation's request_error."""
+    why = {(int(c), int(o)): m for c, o, m in re.findall(r"conn=(\d+) op=(-?\d+) UNPROCESSED OPERATION - (.*)", log)}
+    for d in _ops(docs):
+        key = (d["dirsrv"]["conn"]["id"], d["dirsrv"]["op"]["id"])
+        if key in why and not d["dirsrv"]["op"]["internal"]:
+            d["dirsrv"]["request_error"] = why[key]
+
+
+def _fix_error_form_fields(docs: list[Doc], log: str) -> None:
+    """Request lines in their error form log no attribute list, target DN or new RDN: none is invented."""
+    for d in _ops(docs):
+        ds = d["dirsrv"]
+        if "request_error" not in ds:
+            continue
+        if ds["op"]["type"] == "SRCH":
+            ds.get("search", {}).pop("attrs_all", None)
+        if ds.get("target") == {"dn": ""}:
+            del ds["target"]
+        if ds.get("modrdn") == {"newrdn": ""}:
+            del ds["modrdn"]
+
+
+def _fix_json_service_name(docs: list[Doc], log: str) -> None:
+    """The JSON log's header names the instance like the text banner does (service.name)."""
+    m = re.search(r'"instance":"[^"(]*\(([^)"]*)\)"', log)
+    if m:
+        name = m.group(1).replace("\\/", "/").rstrip("/").rsplit("/", 1)[-1]
+        for d in docs:
+            d["service"].setdefault("name", name)
+
+
+KNOWN_BUGS: dict[str, tuple[str, Callable[[list[Doc], str], None]]] = {
+    "etime-total": ("join.py Joiner._result sums float(etime) into Connection.etime_total: 10-digit etimes "
+                    "(1.3.7.2-1.4.2.2, `etime=2.0345600000` = 2.3456 s) count 10x too small", _fix_etime_total),
+    "server-internal": ("join.py/enrich.py: `conn=Internal op=-1` (1.3) and `conn=Internal(0)` (1.4+) ops get "
+                        "op.parent_key `<key>-0--1` / `<key>-0` (no such client op), and conn 0 is emitted as a "
+                        "dirsrv.connection document", _fix_server_internal),
+    "scope-id": ("enrich.py _address: source/destination.address drop the IPv6 `%iface` scope although the field "
+                 "is 'the address as logged'", _fix_scope_id),
+    "empty-search": ("enrich.py Enricher._result: notes on a non-search RESULT (notes=M on a BIND) create an "
+                     "empty dirsrv.search object", _fix_empty_search),
+    "ext-info-keys": ("join.py Joiner._detail copies the record's internal `_path`/`_off` into "
+                      "dirsrv.ext.info", _fix_ext_info_keys),
+    "unprocessed": ("join.py Joiner._detail: `UNPROCESSED OPERATION - <why>` has no request line, so it is "
+                    "dropped as an orphan detail and the op's RESULT-only document loses the reason",
+                    _fix_unprocessed),
+    "error-forms": ("enrich.py Enricher._request: request lines in their error form (`SRCH dn=\"…\", invalid dn`, "
+                    "`MODRDN invalid new RDN (…)`) get attrs_all=true, target.dn=\"\" and modrdn.newrdn=\"\" "
+                    "that the line never said", _fix_error_form_fields),
+    "json-service-name": ("stages.py Parse.parse_one passes on_header() only rec['text']: the JSON header's "
+                          "instance never reaches service.name", _fix_json_service_name),
+}
+
+# Golden file -> the known bugs its correct output shows (checked: each entry changes the output).
+AFFECTED: dict[str, list[str]] = {
+    "1.3/access-1.3.1-seconds.log": ["server-internal"],
+    "1.3/access-1.3.7-etime-bug.log": ["etime-total", "server-internal"],
+    "1.4/access-1.4.1-internal-ops.log": ["etime-total", "server-internal", "scope-id"],
+    "2.x/access-2.4-haproxy-sasl.log": ["empty-search", "ext-info-keys"],
+    "2.x/access-2.5-errors-notes.log": ["ext-info-keys", "unprocessed", "error-forms"],
+    "3.x-text/access-3.2-fgot-sid.log": ["scope-id"],
+    "3.x-json/access-3.1-json.log": ["scope-id", "empty-search", "ext-info-keys", "error-forms",
+                                     "json-service-name"],
+    "2.3.1-real/access-errors.log": ["error-forms"],
+}
+
+
+def correct(rel: str, docs: list[Doc]) -> list[Doc]:
+    """Today's output with the known bugs of `rel` fixed: what the expected file holds."""
+    docs = copy.deepcopy(docs)
+    log = (GOLDEN / rel).read_text(encoding="utf-8", errors="replace")
+    for bug in AFFECTED.get(rel, []):
+        KNOWN_BUGS[bug][1](docs, log)
+    return docs
+
+
+# ------------------------------------------------------------------------------ helpers
+def _logs() -> list[str]:
+    return sorted(p.relative_to(GOLDEN).as_posix() for p in GOLDEN.rglob("*.log"))
+
+
+LOGS = _logs()
+GOOD_LOGS = [rel for rel in LOGS if not rel.startswith(BAD_INPUT_DIR + "/")]
+BAD_LOGS = [rel for rel in LOGS if rel.startswith(BAD_INPUT_DIR + "/")]
+
+
+def _params(logs: list[str]) -> list[Any]:
+    out = []
+    for rel in logs:
+        marks = []
+        if AFFECTED.get(rel) and not UPDATE:
+            reason = "; ".join(f"[{b}] {KNOWN_BUGS[b][0]}" for b in AFFECTED[rel])
+            marks.append(pytest.mark.xfail(strict=True, raises=KnownBug, reason=reason))
+        out.append(pytest.param(rel, id=rel, marks=marks))
+    return out
+
+
+def run_pipeline(rel: str, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Doc], dict[str, Any], list[Doc]]:
+    """Documents, run summary and dead letters of one golden log, read as `<release>/<name>.log`."""
+    monkeypatch.chdir(GOLDEN)
+    sink = io.BytesIO()
+    dead = DeadLetter(stream=sink)
+    pipeline = AccessPipeline([rel], connections=True, deadletter=dead)
+    docs = list(pipeline.documents())
+    summary = pipeline.summary()
+    dead_items = [orjson.loads(line) for line in sink.getvalue().splitlines()]
+    return docs, summary, dead_items
+
+
+def _dump(items: list[Doc]) -> bytes:
+    return b"".join(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE) for item in items)
+
+
+def _load(path: Path) -> list[Doc]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def _first_difference(rel: str, got: list[Doc], expected: list[Doc]) -> str:
+    for i, (g, e) in enumerate(zip(got, expected)):
+        if g != e:
+            return (f"{rel}: document {i + 1} differs\n got: {orjson.dumps(g).decode()}\n"
+                    f"want: {orjson.dumps(e).decode()}")
+    return f"{rel}: {len(got)} documents, expected {len(expected)}"
+
+
+def _compare(rel: str, got: list[Doc]) -> None:
+    path = GOLDEN / (rel + EXPECTED_SUFFIX)
+    if UPDATE:
+        path.write_bytes(_dump(correct(rel, got)))
+        return
+    assert path.exists(), f"{path.name} missing: run with UPDATE_GOLDEN=1 and review it"
+    expected = _load(path)
+    if got == expected:
+        return
+    if AFFECTED.get(rel) and correct(rel, got) == expected:
+        raise KnownBug(", ".join(AFFECTED[rel]))
+    raise AssertionError(_first_difference(rel, got, expected))
+
+
+# ------------------------------------------------------------------------------ tests
+@pytest.mark.parametrize("rel", _params(LOGS))
+def test_golden_documents(rel, monkeypatch):
+    docs, _, _ = run_pipeline(rel, monkeypatch)
+    _compare(rel, docs)
+
+
+@pytest.mark.parametrize("rel", _params(LOGS))
+def test_cli_prints_the_expected_file(rel, monkeypatch, tmp_path):
+    """`dirsrvbeat access parse --connections` prints the expected file byte for byte."""
+    if UPDATE:
+        pytest.skip("regenerating")
+    monkeypatch.chdir(GOLDEN)
+    out = tmp_path / "out.ndjson"
+    dead = tmp_path / "dead.ndjson"
+    rc = cli_main(["access", "parse", "--connections", "-o", str(out), "--dead-letter", str(dead), rel])
+    assert rc == 0
+    data = out.read_bytes()
+    if data != (GOLDEN / (rel + EXPECTED_SUFFIX)).read_bytes():
+        _compare(rel, [orjson.loads(line) for line in data.splitlines()])
+        raise AssertionError(f"{rel}: same documents, different bytes (key order or number format)")
+
+
+@pytest.mark.parametrize("rel", GOOD_LOGS)
+def test_golden_logs_parse_cleanly(rel, monkeypatch):
+    docs, summary, dead = run_pipeline(rel, monkeypatch)
+    assert summary["unparsed"] == 0, dead
+    assert dead == []
+    assert summary["bad_utf8_lines"] == 0
+    assert summary["bad_timestamps"] == 0
+    assert docs, "a golden log must produce documents"
+    for doc in docs:
+        assert doc["@timestamp"], doc
+        if doc["event"]["dataset"] == "dirsrv.access":
+            assert doc["log"]["file"]["path"] == rel
+
+
+@pytest.mark.parametrize("rel", BAD_LOGS)
+def test_bad_input_is_dead_lettered_not_fatal(rel, monkeypatch):
+    docs, summary, dead = run_pipeline(rel, monkeypatch)
+    path = GOLDEN / (rel + DEADLETTER_SUFFIX)
+    if UPDATE:
+        path.write_bytes(_dump(dead))
+        return
+    want = BAD_INPUT_EXPECTED[rel]
+    assert [d["line"] for d in dead] == want["dead"]
+    assert summary["unparsed"] == len(want["dead"])
+    assert summary["bad_utf8_lines"] == len(want["bad_utf8"])
+    assert all(d["file"] == rel and d["reason"] and isinstance(d["offset"], int) for d in dead)
+    assert summary["parsed"] + summary["unparsed"] + summary["blank_lines"] + summary["header_lines"] \
+        == summary["lines"]
+    assert dead == _load(path)
+    assert docs and all(doc["@timestamp"] for doc in docs)
+
+
+def test_every_release_line_has_golden_files():
+    for release in RELEASE_LINES:
+        assert any(rel.startswith(release + "/") for rel in GOOD_LOGS), f"no golden log for {release}"
+    assert set(BAD_INPUT_EXPECTED) == set(BAD_LOGS)
+    assert set(AFFECTED) <= set(LOGS)
+    assert {b for bugs in AFFECTED.values() for b in bugs} == set(KNOWN_BUGS)
+
+
+@pytest.mark.parametrize("rel", sorted(AFFECTED))
+def test_every_known_bug_entry_changes_the_output(rel, monkeypatch):
+    """An AFFECTED entry whose correction is a no-op would hide nothing: keep the table honest."""
+    docs, _, _ = run_pipeline(rel, monkeypatch)
+    for bug in AFFECTED[rel]:
+        fixed = copy.deepcopy(docs)
+        KNOWN_BUGS[bug][1](fixed, (GOLDEN / rel).read_text(encoding="utf-8", errors="replace"))
+        if fixed == docs:
+            pytest.fail(f"{rel}: [{bug}] changes nothing: fixed? remove it from AFFECTED")
+
+
+def test_no_orphan_expected_files():
+    logs = set(LOGS)
+    for path in GOLDEN.rglob("*.ndjson"):
+        rel = path.relative_to(GOLDEN).as_posix()
+        base = rel.removesuffix(EXPECTED_SUFFIX).removesuffix(DEADLETTER_SUFFIX)
+        assert base in logs, f"{rel} has no log"
+
+
+@pytest.mark.parametrize("rel", GOOD_LOGS)
+def test_golden_logs_are_small_and_newline_terminated(rel):
+    data = (GOLDEN / rel).read_bytes()
+    lines = data.count(b"\n")
+    assert data.endswith(b"\n")
+    assert 10 <= lines <= 80, f"{rel}: {lines} lines"
