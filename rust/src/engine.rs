@@ -1,0 +1,1678 @@
+//! stages.py + join.py + enrich.py: lines in, NDJSON documents out, in the Python order.
+
+use crate::filter::FilterCache;
+use crate::json::{st, write_obj, Obj, J, S};
+use crate::parse::{parse_line, Parsed};
+use crate::py;
+use crate::ts::{parse_seconds, Ts};
+use base64::Engine as _;
+use blake2::digest::{Update, VariableOutput};
+use rustc_hash::FxHashMap;
+use smol_str::SmolStr;
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
+
+const COMPLETE: &str = "complete";
+const NO_RESULT: &str = "no_result";
+const UNFINISHED: &str = "unfinished";
+const RESULT_ONLY: &str = "result_only";
+const STARTTLS_OID: &str = "1.3.6.1.4.1.1466.20037";
+
+#[inline]
+fn js(s: &str) -> J {
+    J::Str(SmolStr::new(s))
+}
+
+// ------------------------------------------------------------------------------ code tables
+
+fn result_name(code: i64) -> String {
+    let s = match code {
+        0 => "success", 1 => "operationsError", 2 => "protocolError", 3 => "timeLimitExceeded",
+        4 => "sizeLimitExceeded", 5 => "compareFalse", 6 => "compareTrue", 7 => "authMethodNotSupported",
+        8 => "strongerAuthRequired", 9 => "partialResults", 10 => "referral", 11 => "adminLimitExceeded",
+        12 => "unavailableCriticalExtension", 13 => "confidentialityRequired", 14 => "saslBindInProgress",
+        16 => "noSuchAttribute", 17 => "undefinedAttributeType", 18 => "inappropriateMatching",
+        19 => "constraintViolation", 20 => "attributeOrValueExists", 21 => "invalidAttributeSyntax",
+        32 => "noSuchObject", 33 => "aliasProblem", 34 => "invalidDNSyntax", 35 => "isLeaf",
+        36 => "aliasDereferencingProblem", 48 => "inappropriateAuthentication", 49 => "invalidCredentials",
+        50 => "insufficientAccessRights", 51 => "busy", 52 => "unavailable", 53 => "unwillingToPerform",
+        54 => "loopDetect", 60 => "sortControlMissing", 61 => "offsetRangeError", 64 => "namingViolation",
+        65 => "objectClassViolation", 66 => "notAllowedOnNonLeaf", 67 => "notAllowedOnRDN",
+        68 => "entryAlreadyExists", 69 => "objectClassModsProhibited", 71 => "affectsMultipleDSAs",
+        76 => "virtualListViewError", 80 => "other", 118 => "canceled", 119 => "noSuchOperation",
+        120 => "tooLate", 121 => "cannotCancel", 122 => "assertionFailed", 123 => "authorizationDenied",
+        _ => return format!("code{}", code),
+    };
+    s.to_string()
+}
+
+fn non_failure(code: i64) -> bool {
+    matches!(code, 0 | 5 | 6 | 10 | 14)
+}
+
+fn tag_name(tag: i64) -> Option<&'static str> {
+    Some(match tag {
+        97 => "bind", 100 => "search_entry", 101 => "search", 103 => "modify", 105 => "add", 107 => "delete",
+        109 => "modrdn", 111 => "compare", 115 => "search_reference", 120 => "extended", 121 => "intermediate",
+        48 => "internal",
+        _ => return None,
+    })
+}
+
+fn tag_to_op_type(tag: i64) -> &'static str {
+    match tag {
+        97 => "BIND", 101 => "SRCH", 103 => "MOD", 105 => "ADD", 107 => "DEL", 109 => "MODRDN", 111 => "CMP",
+        120 => "EXT",
+        _ => "UNKNOWN",
+    }
+}
+
+fn op_action(op_type: &str) -> String {
+    match op_type {
+        "BIND" => "bind", "SRCH" => "search", "MOD" => "modify", "ADD" => "add", "DEL" => "delete",
+        "MODRDN" => "modrdn", "CMP" => "compare", "EXT" => "extended", "ABANDON" => "abandon", "UNBIND" => "unbind",
+        other => return other.to_lowercase(),
+    }
+    .to_string()
+}
+
+fn event_type(op_type: &str) -> &'static str {
+    match op_type {
+        "BIND" => "start", "UNBIND" => "end", "ADD" => "creation", "DEL" => "deletion", "MOD" => "change",
+        "MODRDN" => "change", "SRCH" => "access", "CMP" => "access", "EXT" => "protocol", "ABANDON" => "end",
+        _ => "info",
+    }
+}
+
+fn note_name(n: &str) -> &str {
+    match n {
+        "U" => "partially_unindexed", "P" => "paged", "A" => "fully_unindexed",
+        "F" => "filter_attribute_missing_from_schema", "M" => "multi_factor_authentication",
+        "N" => "not_synchronous", "B" => "blocked_by_maxthreadsperconn",
+        other => other,
+    }
+}
+
+fn close_code(code: &str) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        "A1" => ("Connection aborted", "client aborted the connection"),
+        "B1" => ("Bad Ber Tag or uncleanly closed connection",
+                 "corrupt BER, or the client closed the socket without UNBIND"),
+        "B2" => ("Ber Too Big (nsslapd-maxbersize)", "request PDU larger than nsslapd-maxbersize"),
+        "B3" => ("Ber peak tag", "corrupt BER"),
+        "B4" => ("Server failed to flush response back to Client", "write to the client failed (gone or too slow)"),
+        "T1" => ("Idle Timeout (nsslapd-idletimeout)", "connection idle longer than nsslapd-idletimeout"),
+        "T2" => ("IO Block Timeout (nsslapd-ioblocktimeout)", "blocked I/O longer than nsslapd-ioblocktimeout"),
+        "T3" => ("Paged Search Time Limit Exceeded", "paged search time limit exceeded"),
+        "R1" => ("Poll revents", "poll reported error events"),
+        "P1" => ("Plugin", "a plugin closed the connection"),
+        "P2" => ("Poll", "closed or corrupt connection detected by poll"),
+        "P3" => ("Invalid Proxy Header", "invalid HAProxy PROXY protocol header"),
+        "P4" => ("Unknown Proxy", "connection from an untrusted HAProxy"),
+        "S1" => ("SASL Failure", "SASL layer failure"),
+        "U1" => ("Cleanly Closed Connection", "client sent UNBIND"),
+        _ => return None,
+    })
+}
+
+fn known_ext(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "1.3.6.1.4.1.1466.20037" => "start_tls",
+        "1.3.6.1.4.1.4203.1.11.1" => "password_modify",
+        "1.3.6.1.4.1.4203.1.11.3" => "whoami",
+        "1.3.6.1.1.8" => "cancel",
+        "2.16.840.1.113730.3.5.12" => "replication_start_nsds90",
+        "2.16.840.1.113730.3.5.5" => "replication_end",
+        "2.16.840.1.113730.3.5.6" => "replication_entry",
+        "2.16.840.1.113730.3.5.9" => "replication_cleanallruv",
+        "2.16.840.1.113730.3.5.3" => "replication_start",
+        "1.3.6.1.4.1.4203.1.11.2" => "password_modify_legacy",
+        _ => return None,
+    })
+}
+
+fn scope_name(scope: &J) -> String {
+    let k = match scope.deref() {
+        J::Int(i) => Some(*i),
+        J::Bool(b) => Some(*b as i64),
+        J::Float(f) if f.fract() == 0.0 => Some(*f as i64),
+        _ => None,
+    };
+    match k {
+        Some(0) => "base".into(),
+        Some(1) => "one".into(),
+        Some(2) => "sub".into(),
+        Some(3) => "subordinate".into(),
+        _ => py::to_str(scope),
+    }
+}
+
+// ------------------------------------------------------------------------------ hash keys
+
+/// A Python dict key (hash/equality as Python: 1 == 1.0 == True).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+enum K {
+    N,
+    I(i64),
+    S(SmolStr),
+    O(String),
+}
+
+fn key_of(j: &J) -> K {
+    match j.deref() {
+        J::Null => K::N,
+        J::Bool(b) => K::I(*b as i64),
+        J::Int(i) => K::I(*i),
+        J::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => K::I(*f as i64),
+        J::Float(f) => K::O(format!("f{}", f.to_bits())),
+        J::Str(s) => K::S(s.clone()),
+        other => K::O(py::to_str(other)),
+    }
+}
+
+type PKey = (K, K, K);
+
+// ------------------------------------------------------------------------------ state
+
+struct Parts {
+    source: Option<J>,
+    destination: Option<J>,
+    tls: Option<J>,
+    conn: J,
+    bind: J,
+}
+
+struct Ident {
+    conn_id: J,
+    key: J,
+    src: J,
+    dst: J,
+    transport: &'static str,
+    tls_protocol: J,
+    tls_bits: J,
+    tls_cipher: J,
+    tls_client_subject: J,
+    bind_dn: J,
+    bind_method: J,
+    bind_mech: J,
+    haproxy_src: J,
+    parts: OnceLock<Parts>,
+}
+
+struct Conn {
+    conn_id: J,
+    key: J,
+    opened: Option<S>,
+    first_seen: Option<S>,
+    src: J,
+    dst: J,
+    fd: J,
+    transport: &'static str,
+    tls_protocol: J,
+    tls_bits: J,
+    tls_cipher: J,
+    tls_client_subject: J,
+    bind_dn: J,
+    bind_method: J,
+    bind_mech: J,
+    autobind_dn: J,
+    bind_dns: Vec<J>,
+    haproxy_src: J,
+    ops: i64,
+    ops_by_type: Vec<(S, i64)>,
+    etime_total: f64,
+    unindexed: i64,
+    failed_binds: i64,
+    last_seen: Option<S>,
+    close: Option<Box<Obj>>,
+    ident: Option<Arc<Ident>>,
+    bind_op: J,
+    awaiting_bind: Vec<PKey>,
+}
+
+impl Conn {
+    fn new(conn_id: J, key: J, first_seen: Option<S>) -> Conn {
+        Conn {
+            conn_id, key, opened: None, first_seen, src: J::Null, dst: J::Null, fd: J::Null, transport: "ldap",
+            tls_protocol: J::Null, tls_bits: J::Null, tls_cipher: J::Null, tls_client_subject: J::Null,
+            bind_dn: J::Null, bind_method: J::Null, bind_mech: J::Null, autobind_dn: J::Null, bind_dns: Vec::new(),
+            haproxy_src: J::Null, ops: 0, ops_by_type: Vec::new(), etime_total: 0.0, unindexed: 0, failed_binds: 0,
+            last_seen: None, close: None, ident: None, bind_op: J::Null, awaiting_bind: Vec::new(),
+        }
+    }
+
+    fn identity(&mut self) -> Arc<Ident> {
+        if let Some(i) = &self.ident {
+            return i.clone();
+        }
+        let i = Arc::new(Ident {
+            conn_id: self.conn_id.clone(), key: self.key.clone(), src: self.src.clone(), dst: self.dst.clone(),
+            transport: self.transport, tls_protocol: self.tls_protocol.clone(), tls_bits: self.tls_bits.clone(),
+            tls_cipher: self.tls_cipher.clone(), tls_client_subject: self.tls_client_subject.clone(),
+            bind_dn: if self.bind_dn.is_null() { js("") } else { self.bind_dn.clone() },
+            bind_method: self.bind_method.clone(), bind_mech: self.bind_mech.clone(),
+            haproxy_src: self.haproxy_src.clone(), parts: OnceLock::new(),
+        });
+        self.ident = Some(i.clone());
+        i
+    }
+
+    fn changed(&mut self) {
+        self.ident = None;
+    }
+}
+
+#[derive(Default, Clone)]
+struct Details {
+    abandoned: bool,
+    target_key: Option<String>,
+    entries: Option<i64>,
+    entry_dns: Vec<J>,
+    index_reads: Option<Vec<J>>,
+    stat_duration: Option<f64>,
+    sort: Option<J>,
+    sort_candidates: Option<J>,
+    vlv: Option<Obj>,
+    referrals: Option<i64>,
+    ext_info: Option<Obj>,
+    unprocessed: Option<J>,
+}
+
+impl Details {
+    fn is_empty(&self) -> bool {
+        !self.abandoned && self.target_key.is_none() && self.entries.is_none() && self.index_reads.is_none()
+            && self.stat_duration.is_none() && self.sort.is_none() && self.sort_candidates.is_none()
+            && self.vlv.is_none() && self.referrals.is_none() && self.ext_info.is_none() && self.unprocessed.is_none()
+    }
+}
+
+struct Op {
+    req: Obj,
+    ident: Arc<Ident>,
+    details: Option<Details>,
+    abandoned: bool,
+    prev: Option<Box<Op>>,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct Stats {
+    pub lines: i64,
+    pub parsed: i64,
+    pub unparsed: i64,
+    pub header_lines: i64,
+    pub blank_lines: i64,
+    pub bad_utf8_lines: i64,
+    pub requests: i64,
+    pub results: i64,
+    pub ops_emitted: i64,
+    pub results_without_request: i64,
+    pub requests_without_result: i64,
+    pub connections_emitted: i64,
+    pub orphan_detail_lines: i64,
+    pub server_restarts: i64,
+    pub bad_timestamps: i64,
+}
+
+pub struct DeadLetter {
+    pub file: String,
+    pub line: i64,
+    pub offset: i64,
+    pub reason: String,
+    pub text: String,
+}
+
+pub struct Engine {
+    connections: bool,
+    with_ids: bool,
+    host: Option<J>,
+    host_name: String,
+    service: Obj,
+    service_j: J,
+    grace: f64,
+    ts: Ts,
+    filters: FilterCache,
+    conns: FxHashMap<K, (u64, Conn)>,
+    pending: FxHashMap<PKey, (u64, Op)>,
+    seq: u64,
+    closing: VecDeque<(f64, J, J)>,
+    last_open_conn: i64,
+    pub stats: Stats,
+    pub dead: Vec<DeadLetter>,
+    pub out: Vec<u8>,
+}
+
+// ------------------------------------------------------------------------------ helpers
+
+fn is_ipv4(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() != 4 {
+        return false;
+    }
+    parts.iter().all(|p| {
+        !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())
+            && !(p.len() > 1 && p.starts_with('0')) && p.parse::<u32>().map(|v| v <= 255).unwrap_or(false)
+    })
+}
+
+fn is_ip(s: &str) -> bool {
+    is_ipv4(s) || (s.contains(':') && s.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
+fn endpoint(value: &J) -> Option<J> {
+    if !value.truthy() {
+        return None;
+    }
+    let v = py::to_str(value);
+    let host = v.split('%').next().unwrap_or("");
+    let mut o = Obj::with_capacity(2);
+    if is_ip(host) {
+        o.push("address", js(host));
+        o.push("ip", js(host));
+    } else {
+        o.push("address", value.clone());
+    }
+    Some(J::Obj(o))
+}
+
+fn tls_version(protocol: &J) -> (J, Option<&'static str>) {
+    if !protocol.truthy() {
+        return (J::Null, None);
+    }
+    let p = py::to_str(protocol).to_uppercase();
+    for (prefix, lower) in [("TLS", "tls"), ("SSL", "ssl")] {
+        if let Some(rest) = p.strip_prefix(prefix) {
+            let v = rest.trim_start_matches('V');
+            return (if v.is_empty() { J::Null } else { js(v) }, Some(lower));
+        }
+    }
+    (protocol.clone(), None)
+}
+
+fn parts_of(ident: &Ident) -> &Parts {
+    ident.parts.get_or_init(|| {
+        let source = endpoint(&ident.src);
+        let destination = endpoint(&ident.dst);
+        let (version, proto) = tls_version(&ident.tls_protocol);
+        let tls = if version.truthy() || ident.tls_cipher.truthy() {
+            let mut t = Obj::with_capacity(5);
+            t.push("established", J::Bool(true));
+            if version.truthy() {
+                t.push("version", version);
+            }
+            if let Some(p) = proto {
+                t.push("version_protocol", js(p));
+            }
+            if ident.tls_cipher.truthy() {
+                t.push("cipher", ident.tls_cipher.clone());
+            }
+            if ident.tls_client_subject.truthy() {
+                let mut c = Obj::with_capacity(1);
+                c.push("subject", ident.tls_client_subject.clone());
+                t.push("client", J::Obj(c));
+            }
+            Some(J::Shared(Arc::new(J::Obj(t))))
+        } else {
+            None
+        };
+        let mut conn = Obj::with_capacity(8);
+        conn.push("id", ident.conn_id.clone());
+        conn.push("key", ident.key.clone());
+        conn.push("transport", js(ident.transport));
+        if ident.tls_bits.truthy() {
+            conn.push("tls_key_bits", ident.tls_bits.clone());
+        }
+        if ident.haproxy_src.truthy() {
+            conn.push("proxy_address", ident.haproxy_src.clone());
+        }
+        let mut bind = Obj::with_capacity(3);
+        bind.push("dn", ident.bind_dn.clone());
+        if ident.bind_method.truthy() {
+            bind.push("method", ident.bind_method.clone());
+        }
+        if ident.bind_mech.truthy() {
+            bind.push("mech", ident.bind_mech.clone());
+        }
+        Parts {
+            source: source.map(|s| J::Shared(Arc::new(s))),
+            destination: destination.map(|s| J::Shared(Arc::new(s))),
+            tls,
+            conn: J::Shared(Arc::new(J::Obj(conn))),
+            bind: J::Shared(Arc::new(J::Obj(bind))),
+        }
+    })
+}
+
+fn kv_of(res: &Obj) -> &Obj {
+    static EMPTY: OnceLock<Obj> = OnceLock::new();
+    res.get("kv").and_then(|k| k.as_obj()).unwrap_or_else(|| EMPTY.get_or_init(Obj::default))
+}
+
+fn t_of(rec: &Obj) -> Option<&str> {
+    rec.gstr("t")
+}
+
+pub fn banner_facts(text: &str) -> (Option<String>, Option<String>) {
+    if let Some(rest) = text.strip_prefix("389-Directory/") {
+        return (Some(rest.split(' ').next().unwrap_or("").to_string()), None);
+    }
+    if text.ends_with(')') && text.contains('(') {
+        let p = text.rfind('(').unwrap();
+        let inner = text[p + 1..text.len() - 1].trim_end_matches('/');
+        let last = inner.rsplit('/').next().unwrap_or("");
+        return (None, if last.is_empty() { None } else { Some(last.to_string()) });
+    }
+    (None, None)
+}
+
+impl Engine {
+    pub fn new(connections: bool, with_ids: bool, host_name: Option<String>, service_name: Option<String>,
+               grace: f64) -> Engine {
+        let mut service = Obj::with_capacity(3);
+        service.push("type", js("dirsrv"));
+        if let Some(n) = service_name.as_deref() {
+            if !n.is_empty() {
+                service.push("name", js(n));
+            }
+        }
+        let host = match host_name.as_deref() {
+            Some(h) if !h.is_empty() => {
+                let mut o = Obj::with_capacity(1);
+                o.push("name", js(h));
+                Some(J::Shared(Arc::new(J::Obj(o))))
+            }
+            _ => None,
+        };
+        let service_j = J::Shared(Arc::new(J::Obj(service.clone())));
+        Engine {
+            connections, with_ids, host, host_name: host_name.filter(|h| !h.is_empty()).unwrap_or_default(),
+            service, service_j, grace, ts: Ts::default(), filters: FilterCache::default(),
+            conns: FxHashMap::default(), pending: FxHashMap::default(), seq: 0, closing: VecDeque::new(),
+            last_open_conn: -1, stats: Stats::default(), dead: Vec::new(), out: Vec::with_capacity(1 << 20),
+        }
+    }
+
+    fn set_server(&mut self, version: Option<String>, instance: Option<String>) {
+        if let Some(v) = version {
+            if !v.is_empty() {
+                self.service.set(st("version"), js(&v));
+            }
+        }
+        if let Some(i) = instance {
+            if !i.is_empty() && !self.service.contains("name") {
+                self.service.set(st("name"), js(&i));
+            }
+        }
+        self.service_j = J::Shared(Arc::new(J::Obj(self.service.clone())));
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    // ------------------------------------------------------------------ lines
+
+    /// Feed a block of complete lines of one file.
+    pub fn feed(&mut self, path: &str, data: &[u8], base_offset: i64, base_lineno: i64) {
+        let path_s = SmolStr::new(path);
+        let mut pos = 0usize;
+        let mut lineno = base_lineno;
+        let n = data.len();
+        while pos < n {
+            let end = match memchr::memchr(b'\n', &data[pos..]) {
+                Some(i) => pos + i + 1,
+                None => n,
+            };
+            let raw = &data[pos..end];
+            lineno += 1;
+            let offset = base_offset + pos as i64;
+            let (text, bad) = match std::str::from_utf8(raw) {
+                Ok(s) => (std::borrow::Cow::Borrowed(s), false),
+                Err(_) => (String::from_utf8_lossy(raw), true),
+            };
+            let mut t: &str = &text;
+            if t.ends_with('\n') {
+                t = if t.ends_with("\r\n") { &t[..t.len() - 2] } else { &t[..t.len() - 1] };
+            }
+            self.line(&path_s, offset, lineno, t, bad);
+            pos = end;
+        }
+    }
+
+    fn reject(&mut self, path: &str, lineno: i64, offset: i64, reason: String, text: &str) {
+        self.stats.unparsed += 1;
+        self.dead.push(DeadLetter { file: path.to_string(), line: lineno, offset, reason, text: text.to_string() });
+    }
+
+    fn line(&mut self, path: &S, offset: i64, lineno: i64, text: &str, bad: bool) {
+        self.stats.lines += 1;
+        if bad {
+            self.stats.bad_utf8_lines += 1;
+        }
+        let parsed = if text.is_empty() { Parsed::Blank } else { parse_line(text) };
+        let mut rec = match parsed {
+            Parsed::Blank => {
+                self.stats.blank_lines += 1;
+                return;
+            }
+            Parsed::Header(h) => {
+                self.stats.header_lines += 1;
+                let (v, i) = banner_facts(&h);
+                if v.is_some() || i.is_some() {
+                    self.set_server(v, i);
+                }
+                return;
+            }
+            Parsed::Unknown => {
+                self.reject(path, lineno, offset, "unknown line shape".into(), text);
+                return;
+            }
+            Parsed::Error(name) => {
+                self.reject(path, lineno, offset, format!("parser error: {}", name), text);
+                return;
+            }
+            Parsed::Rec(r) => r,
+        };
+        // "kind" may have been overwritten by a key=value of the line (Python's rec.update)
+        match rec.get("kind").and_then(|k| k.as_str()) {
+            Some("blank") => {
+                self.stats.blank_lines += 1;
+                return;
+            }
+            Some("header") => {
+                self.stats.header_lines += 1;
+                return;
+            }
+            _ => {}
+        }
+        if !rec.contains("t") || !rec.contains("conn") {
+            self.reject(path, lineno, offset, "missing timestamp or connection".into(), text);
+            return;
+        }
+        self.stats.parsed += 1;
+        rec.set(st("_path"), J::Str(path.clone()));
+        rec.set(st("_off"), J::Int(offset));
+        self.join_feed(rec);
+    }
+
+    // ------------------------------------------------------------------ joiner
+
+    fn epoch(&mut self, raw: &str) -> Option<f64> {
+        match self.ts.epoch(raw) {
+            Some(e) => Some(e),
+            None => {
+                self.stats.bad_timestamps += 1;
+                None
+            }
+        }
+    }
+
+    fn epoch_or0(&mut self, raw: Option<&str>) -> f64 {
+        // Python: self._epoch(t) or 0.0 (t may be None only through odd records)
+        match raw {
+            Some(r) => self.epoch(r).unwrap_or(0.0),
+            None => 0.0,
+        }
+    }
+
+    fn key_for(epoch: f64, conn_id: &J) -> J {
+        js(&format!("{}-{}", (epoch * 1000.0) as i64, py::to_str(conn_id)))
+    }
+
+    fn conn_mut(&mut self, conn_id: &J, t: Option<&S>) -> &mut Conn {
+        let k = key_of(conn_id);
+        if !self.conns.contains_key(&k) {
+            let epoch = self.epoch_or0(t.map(|s| s.as_str()));
+            let key = Self::key_for(epoch, conn_id);
+            let seq = self.next_seq();
+            self.conns.insert(k.clone(), (seq, Conn::new(conn_id.clone(), key, t.cloned())));
+        }
+        &mut self.conns.get_mut(&k).unwrap().1
+    }
+
+    fn join_feed(&mut self, rec: Obj) {
+        let kind = rec.get("kind").and_then(|k| k.as_str()).unwrap_or("").to_string();
+        let t: Option<S> = match rec.get("t") {
+            Some(J::Str(s)) => Some(s.clone()),
+            _ => None,
+        };
+        if !self.closing.is_empty() {
+            if let Some(t) = &t {
+                self.expire(t);
+            }
+        }
+        match kind.as_str() {
+            "req" => self.request(rec),
+            "result" => self.result(rec),
+            "entry" | "stat" | "sort" | "vlv" | "referral" | "ext_info" | "unprocessed" => self.detail(rec, &kind),
+            "open" => self.open(rec),
+            "close" => self.close(rec),
+            "tls" => {
+                let conn = rec.g("conn");
+                let c = self.conn_mut(&conn, t.as_ref());
+                if !rec.g("bits").is_null() {
+                    c.tls_protocol = rec.g("protocol");
+                    c.tls_bits = rec.g("bits");
+                    c.tls_cipher = rec.g("cipher");
+                }
+                if rec.truthy("client_subject") {
+                    c.tls_client_subject = rec.g("client_subject");
+                    c.tls_client_issuer_set(rec.g("client_issuer"));
+                }
+                if rec.truthy("client_dn") {
+                    let dn = rec.g("client_dn");
+                    c.bind_dn = dn.clone();
+                    c.bind_method = js("sasl");
+                    c.bind_mech = js("EXTERNAL");
+                    c.bind_dns.push(dn);
+                }
+                c.changed();
+            }
+            "autobind" => {
+                let conn = rec.g("conn");
+                let c = self.conn_mut(&conn, t.as_ref());
+                c.autobind_dn = rec.g("dn");
+                c.changed();
+            }
+            "haproxy" => {
+                let conn = rec.g("conn");
+                let c = self.conn_mut(&conn, t.as_ref());
+                c.haproxy_src = c.src.clone();
+                let src = rec.g("src");
+                if src.truthy() {
+                    c.src = src;
+                }
+                c.changed();
+            }
+            _ => {}
+        }
+    }
+
+    fn observe_open(&mut self, conn_id: i64) {
+        if conn_id <= self.last_open_conn {
+            self.stats.server_restarts += 1;
+            self.flush_all("server_restart", NO_RESULT);
+        }
+        self.last_open_conn = conn_id;
+    }
+
+    fn open(&mut self, rec: Obj) {
+        let conn = rec.g("conn");
+        let conn_i = match conn.deref() {
+            J::Int(i) => *i,
+            _ => 0,
+        };
+        self.observe_open(conn_i);
+        if let Some((_, old)) = self.conns.remove(&key_of(&conn)) {
+            self.finish_conn(old, "no_close_line", NO_RESULT);
+        }
+        let t = match rec.get("t") {
+            Some(J::Str(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let epoch = self.epoch_or0(t.as_deref());
+        let src = rec.g("src");
+        let dst = rec.g("dst");
+        let transport = if rec.truthy("ssl") {
+            "ldaps"
+        } else if src.eq_str("local") || dst.as_str().map(|d| d.starts_with('/')).unwrap_or(false) {
+            "ldapi"
+        } else {
+            "ldap"
+        };
+        let jk = rec.g("json_key");
+        let key = if jk.truthy() { jk } else { Self::key_for(epoch, &conn) };
+        let mut c = Conn::new(conn.clone(), key, t.clone());
+        c.opened = t;
+        c.src = src;
+        c.dst = dst;
+        c.fd = rec.g("fd");
+        c.transport = transport;
+        let seq = self.next_seq();
+        self.conns.insert(key_of(&conn), (seq, c));
+    }
+
+    fn close(&mut self, rec: Obj) {
+        let conn = rec.g("conn");
+        let t = match rec.get("t") {
+            Some(J::Str(s)) => Some(s.clone()),
+            _ => None,
+        };
+        self.conn_mut(&conn, t.as_ref());
+        let epoch = self.epoch_or0(t.as_deref());
+        let grace = self.grace;
+        let c = &mut self.conns.get_mut(&key_of(&conn)).unwrap().1;
+        c.last_seen = t;
+        c.close = Some(Box::new(rec));
+        let entry = (epoch + grace, c.conn_id.clone(), c.key.clone());
+        self.closing.push_back(entry);
+    }
+
+    fn expire(&mut self, t: &str) {
+        if let Some(second) = self.ts.second_epoch(t) {
+            if self.closing[0].0 >= (second + 1) as f64 {
+                return;
+            }
+        }
+        if let Some(epoch) = self.epoch(t) {
+            self.expire_closed(epoch);
+        }
+    }
+
+    pub fn expire_closed(&mut self, epoch: f64) {
+        while let Some(front) = self.closing.front() {
+            if !(front.0 < epoch) {
+                break;
+            }
+            let (_, conn_id, key) = self.closing.pop_front().unwrap();
+            let k = key_of(&conn_id);
+            let matches = match self.conns.get(&k) {
+                Some((_, c)) => key_of(&c.key) == key_of(&key) && c.close.is_some(),
+                None => false,
+            };
+            if matches {
+                let (_, c) = self.conns.remove(&k).unwrap();
+                self.finish_conn(c, "closed", NO_RESULT);
+            }
+        }
+    }
+
+    fn finish_conn(&mut self, mut c: Conn, conn_status: &str, op_status: &str) {
+        if !self.pending.is_empty() {
+            let ck = key_of(&c.conn_id);
+            let mut stale: Vec<(u64, PKey)> =
+                self.pending.iter().filter(|(k, _)| k.0 == ck).map(|(k, v)| (v.0, k.clone())).collect();
+            stale.sort_by_key(|x| x.0);
+            for (_, k) in stale {
+                let (_, op) = self.pending.remove(&k).unwrap();
+                self.emit_unresolved(op, op_status);
+            }
+        }
+        if self.connections {
+            self.conn_doc(&mut c, conn_status);
+        }
+        self.stats.connections_emitted += 1;
+    }
+
+    fn flush_all(&mut self, conn_status: &str, op_status: &str) {
+        let mut conns: Vec<(u64, Conn)> = self.conns.drain().map(|(_, v)| v).collect();
+        conns.sort_by_key(|x| x.0);
+        for (_, c) in conns {
+            let status = if c.close.is_none() { conn_status } else { "closed" };
+            self.finish_conn(c, status, op_status);
+        }
+        self.closing.clear();
+        let mut ops: Vec<(u64, Op)> = self.pending.drain().map(|(_, v)| v).collect();
+        ops.sort_by_key(|x| x.0);
+        for (_, op) in ops {
+            self.emit_unresolved(op, op_status);
+        }
+    }
+
+    fn emit_unresolved(&mut self, op: Op, status: &str) {
+        let mut cur = Some(Box::new(op));
+        while let Some(mut op) = cur {
+            let prev = op.prev.take();
+            let mut details = op.details.take();
+            if op.abandoned {
+                let mut d = details.unwrap_or_default();
+                d.abandoned = true;
+                details = Some(d);
+            }
+            self.stats.requests_without_result += 1;
+            self.stats.ops_emitted += 1;
+            let ident = op.ident.clone();
+            self.op_doc(Some(&op.req), None, &ident, status, details.as_ref());
+            cur = prev;
+        }
+    }
+
+    fn request(&mut self, rec: Obj) {
+        self.stats.requests += 1;
+        let conn_id = rec.g("conn");
+        let t = match rec.get("t") {
+            Some(J::Str(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let internal = rec.truthy("internal");
+        let op_type = rec.gstr("type").unwrap_or("").to_string();
+        let c = self.conn_mut(&conn_id, t.as_ref());
+        c.last_seen = t;
+        let ident = c.identity();
+        if !internal {
+            c.ops += 1;
+            match c.ops_by_type.iter_mut().find(|(k, _)| k == op_type.as_str()) {
+                Some(e) => e.1 += 1,
+                None => c.ops_by_type.push((SmolStr::new(&op_type), 1)),
+            }
+        }
+        if op_type == "UNBIND" {
+            self.op_doc(Some(&rec), None, &ident, COMPLETE, None);
+            self.stats.ops_emitted += 1;
+            return;
+        }
+        if op_type == "ABANDON" {
+            let target = rec.g("targetop");
+            let mut details = None;
+            if let Some(ts) = target.as_str() {
+                if py::isdigit(ts) {
+                    if let Ok(ti) = ts.parse::<i64>() {
+                        let tkey = (key_of(&conn_id), K::I(ti), K::N);
+                        if let Some((_, top)) = self.pending.get_mut(&tkey) {
+                            top.abandoned = true;
+                        }
+                    }
+                    let ckey = py::to_str(&self.conns.get(&key_of(&conn_id)).unwrap().1.key);
+                    details = Some(Details { target_key: Some(format!("{}-{}", ckey, ts)), ..Default::default() });
+                }
+            }
+            self.op_doc(Some(&rec), None, &ident, COMPLETE, details.as_ref());
+            self.stats.ops_emitted += 1;
+            return;
+        }
+        let key: PKey = (key_of(&conn_id), key_of(&rec.g("op")), key_of(&rec.g("internal_id")));
+        if !internal {
+            let c = &mut self.conns.get_mut(&key_of(&conn_id)).unwrap().1;
+            let op_j = rec.g("op");
+            if op_type == "BIND" {
+                c.bind_op = op_j;
+                c.awaiting_bind.clear();
+            } else if !c.bind_op.is_null() && py_gt(&op_j, &c.bind_op) {
+                if c.awaiting_bind.len() < 64 {
+                    c.awaiting_bind.push(key.clone());
+                } else {
+                    c.bind_op = J::Null;
+                    c.awaiting_bind.clear();
+                }
+            }
+        }
+        let mut op = Op { req: rec, ident, details: None, abandoned: false, prev: None };
+        match self.pending.remove(&key) {
+            Some((seq, prev)) => {
+                if internal {
+                    op.prev = Some(Box::new(prev));
+                } else {
+                    self.emit_unresolved(prev, NO_RESULT);
+                }
+                self.pending.insert(key, (seq, op));
+            }
+            None => {
+                let seq = self.next_seq();
+                self.pending.insert(key, (seq, op));
+            }
+        }
+    }
+
+    fn result(&mut self, rec: Obj) {
+        self.stats.results += 1;
+        let conn_id = rec.g("conn");
+        let key: PKey = (key_of(&conn_id), key_of(&rec.g("op")), key_of(&rec.g("internal_id")));
+        let op = self.pending.remove(&key).map(|(_, op)| op);
+        let t = match rec.get("t") {
+            Some(J::Str(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let c = self.conn_mut(&conn_id, t.as_ref());
+        c.last_seen = t;
+        let mut op = match op {
+            None => {
+                let ident = c.identity();
+                self.stats.results_without_request += 1;
+                self.stats.ops_emitted += 1;
+                self.op_doc(None, Some(&rec), &ident, RESULT_ONLY, None);
+                return;
+            }
+            Some(op) => op,
+        };
+        if let Some(prev) = op.prev.take() {
+            let seq = self.next_seq();
+            self.pending.insert(key, (seq, *prev));
+        }
+        if op.abandoned {
+            op.details.get_or_insert_with(Details::default).abandoned = true;
+        }
+        if !rec.truthy("internal") {
+            let kv = kv_of(&rec);
+            let c = &mut self.conns.get_mut(&key_of(&conn_id)).unwrap().1;
+            if let Some(et) = kv.get("etime") {
+                if et.truthy() {
+                    if let Some(f) = et.as_str().and_then(py::float) {
+                        c.etime_total += f;
+                    }
+                }
+            }
+            if let Some(notes) = kv.gstr("notes") {
+                if notes.contains('A') || notes.contains('U') {
+                    c.unindexed += 1;
+                }
+            }
+            let op_type = op.req.gstr("type").unwrap_or("");
+            if op_type == "BIND" {
+                let awaiting = bound(c, &op.req, &rec, kv);
+                if !awaiting.is_empty() {
+                    let ident = c.identity();
+                    for k in awaiting {
+                        if let Some((_, p)) = self.pending.get_mut(&k) {
+                            p.ident = ident.clone();
+                        }
+                    }
+                }
+            } else if op_type == "EXT" && op.req.get("oid").map(|o| o.eq_str(STARTTLS_OID)).unwrap_or(false)
+                && kv.get("err").map(|e| e.eq_str("0")).unwrap_or(false)
+            {
+                c.transport = "starttls";
+                c.changed();
+            }
+        }
+        let ident = op.ident.clone();
+        self.op_doc(Some(&op.req), Some(&rec), &ident, COMPLETE, op.details.as_ref());
+        self.stats.ops_emitted += 1;
+    }
+
+    fn detail(&mut self, rec: Obj, kind: &str) {
+        let key: PKey = (key_of(&rec.g("conn")), key_of(&rec.g("op")), key_of(&rec.g("internal_id")));
+        let op = match self.pending.get_mut(&key) {
+            Some((_, op)) => op,
+            None => {
+                self.stats.orphan_detail_lines += 1;
+                return;
+            }
+        };
+        let d = op.details.get_or_insert_with(Details::default);
+        match kind {
+            "entry" => {
+                d.entries = Some(d.entries.unwrap_or(0) + 1);
+                if d.entry_dns.len() < 10 {
+                    d.entry_dns.push(rec.get("dn").cloned().unwrap_or_else(|| js("")));
+                }
+            }
+            "stat" => {
+                if rec.contains("attribute") {
+                    let mut r = Obj::with_capacity(4);
+                    r.push("attribute", rec.g("attribute"));
+                    r.push("key_type", rec.g("key_type"));
+                    r.push("key", rec.g("key"));
+                    r.push("count", rec.g("count"));
+                    d.index_reads.get_or_insert_with(Vec::new).push(J::Obj(r));
+                }
+                if rec.truthy("duration") {
+                    if let Some(f) = rec.gstr("duration").and_then(py::float) {
+                        d.stat_duration = Some(d.stat_duration.unwrap_or(0.0) + f);
+                    }
+                }
+            }
+            "sort" => {
+                d.sort = Some(rec.g("spec"));
+                if let Some(c) = rec.get("candidates") {
+                    if !c.is_null() {
+                        d.sort_candidates = Some(c.clone());
+                    }
+                }
+            }
+            "vlv" => {
+                let mut v = Obj::with_capacity(3);
+                for k in ["request", "response", "vlv_result"] {
+                    if let Some(x) = rec.get(k) {
+                        v.push(k, x.clone());
+                    }
+                }
+                d.vlv = Some(v);
+            }
+            "referral" => d.referrals = Some(d.referrals.unwrap_or(0) + 1),
+            "ext_info" => {
+                let mut e = Obj::with_capacity(rec.0.len());
+                for (k, v) in rec.0.iter() {
+                    if !matches!(k.as_str(), "t" | "conn" | "op" | "kind") {
+                        e.0.push((k.clone(), v.clone()));
+                    }
+                }
+                d.ext_info = Some(e);
+            }
+            "unprocessed" => d.unprocessed = Some(rec.g("error")),
+            _ => {}
+        }
+    }
+
+    pub fn finish(&mut self) {
+        let mut conns: Vec<(u64, Conn)> = self.conns.drain().map(|(_, v)| v).collect();
+        conns.sort_by_key(|x| x.0);
+        for (_, c) in conns {
+            if c.close.is_some() {
+                self.finish_conn(c, "closed", NO_RESULT);
+            } else {
+                self.finish_conn(c, "open", UNFINISHED);
+            }
+        }
+        self.closing.clear();
+        self.flush_all("open", UNFINISHED);
+    }
+
+    // ------------------------------------------------------------------ enricher
+
+    fn time(&mut self, raw: Option<&str>) -> (Option<f64>, Option<String>) {
+        match raw {
+            None => (None, None),
+            Some(r) => match self.ts.convert(r) {
+                Some((e, iso)) => (Some(e), Some(iso)),
+                None => (None, None),
+            },
+        }
+    }
+
+    fn doc_id(&self, key: &str, req_t: Option<&str>, res_t: Option<&str>) -> String {
+        let name = self.service.get("name").filter(|v| v.truthy()).map(py::to_str).unwrap_or_default();
+        let raw = [name.as_str(), self.host_name.as_str(), key, req_t.unwrap_or(""), res_t.unwrap_or("")].join("|");
+        let mut h = blake2::Blake2bVar::new(15).unwrap();
+        h.update(raw.as_bytes());
+        let mut digest = [0u8; 15];
+        h.finalize_variable(&mut digest).unwrap();
+        base64::engine::general_purpose::URL_SAFE.encode(digest)
+    }
+
+    fn op_doc(&mut self, req: Option<&Obj>, res: Option<&Obj>, ident: &Arc<Ident>, status: &str,
+              details: Option<&Details>) {
+        let parts = parts_of(ident);
+        let mut dirsrv = Obj::with_capacity(12);
+        dirsrv.push("conn", parts.conn.clone());
+        dirsrv.push("bind", parts.bind.clone());
+        let anchor = req.or(res).unwrap();
+        let start_iso = match req {
+            Some(r) => t_of(r).and_then(|t| self.ts.iso(t)),
+            None => None,
+        };
+        let end_iso = match res {
+            Some(r) => t_of(r).and_then(|t| self.ts.iso(t)),
+            None => None,
+        };
+        let mut doc = Obj::with_capacity(10);
+        let ts = match (&start_iso, &end_iso) {
+            (Some(s), _) if !s.is_empty() => js(s),
+            (_, Some(e)) => js(e),
+            (Some(s), None) => js(s),
+            (None, None) => J::Null,
+        };
+        doc.push("@timestamp", ts);
+        let op_type: String = match req {
+            Some(r) => r.gstr("type").unwrap_or("").to_string(),
+            None => {
+                let tag = res.and_then(|r| kv_of(r).gstr("tag"));
+                match tag {
+                    Some(t) if py::isdigit(t) => t.parse::<i64>().map(tag_to_op_type).unwrap_or("UNKNOWN").to_string(),
+                    _ => "UNKNOWN".to_string(),
+                }
+            }
+        };
+        let internal = anchor.truthy("internal");
+        let anchor_op = anchor.g("op");
+        let mut op = Obj::with_capacity(9);
+        op.push("id", anchor_op.clone());
+        op.push("type", js(&op_type));
+        op.push("status", js(status));
+        op.push("internal", J::Bool(internal));
+        let mut op_key = format!("{}-{}", py::to_str(&ident.key), py::to_str(&anchor_op));
+        if internal {
+            let iid = anchor.g("internal_id");
+            op.push("internal_id", iid.clone());
+            op.push("nesting", anchor.g("nesting"));
+            op.push("parent_key", js(&op_key));
+            op_key = format!("{}-i{}", op_key, py::to_str(&iid));
+        }
+        op.push("key", js(&op_key));
+        dirsrv.push("op", J::Obj(op));
+        let mut event = Obj::with_capacity(12);
+        event.push("dataset", js("dirsrv.access"));
+        event.push("module", js("dirsrv"));
+        event.push("kind", js("event"));
+        event.push("category", J::List(vec![js("network")]));
+        event.push("action", js(&op_action(&op_type)));
+        event.push("type", J::List(vec![js(event_type(&op_type))]));
+        if let Some(s) = &start_iso {
+            if !s.is_empty() {
+                event.push("start", js(s));
+            }
+        }
+        if let Some(e) = &end_iso {
+            if !e.is_empty() {
+                event.push("end", js(e));
+            }
+        }
+        let mut outcome = "unknown";
+        if let Some(r) = res {
+            outcome = self.result_part(r, &mut dirsrv, &mut event);
+        }
+        event.push("outcome", js(outcome));
+        if let Some(r) = req {
+            self.request_part(&op_type, r, res, &mut dirsrv);
+        }
+        if let Some(d) = details {
+            if !d.is_empty() {
+                details_part(d, &mut dirsrv);
+            }
+        }
+        if self.with_ids {
+            let id = self.doc_id(&op_key, req.and_then(t_of), res.and_then(t_of));
+            event.push("id", js(&id));
+        }
+        doc.push("event", J::Obj(event));
+        if let Some(s) = &parts.source {
+            doc.push("source", s.clone());
+        }
+        if let Some(s) = &parts.destination {
+            doc.push("destination", s.clone());
+        }
+        if let Some(s) = &parts.tls {
+            doc.push("tls", s.clone());
+        }
+        doc.push("service", self.service_j.clone());
+        if let Some(h) = &self.host {
+            doc.push("host", h.clone());
+        }
+        // stages.Enrich: the log position is the RESULT's when there is one
+        let log_anchor = res.or(req).unwrap();
+        let mut file = Obj::with_capacity(1);
+        file.push("path", log_anchor.g("_path"));
+        let mut log = Obj::with_capacity(2);
+        log.push("file", J::Obj(file));
+        log.push("offset", log_anchor.g("_off"));
+        doc.push("log", J::Obj(log));
+        doc.push("dirsrv", J::Obj(dirsrv));
+        write_obj(&mut self.out, &doc);
+        self.out.push(b'\n');
+    }
+
+    fn result_part(&mut self, res: &Obj, dirsrv: &mut Obj, event: &mut Obj) -> &'static str {
+        let kv = kv_of(res);
+        let mut result = Obj::with_capacity(8);
+        let mut outcome = "unknown";
+        if let Some(err) = kv.gstr("err") {
+            if py::isdigit(err.trim_start_matches('-')) {
+                if let Some(code) = py::int(err) {
+                    result.push("code", J::Int(code));
+                    result.push("name", js(&result_name(code)));
+                    outcome = if non_failure(code) { "success" } else { "failure" };
+                }
+            }
+        }
+        if let Some(tag) = kv.gstr("tag") {
+            if py::isdigit(tag) {
+                if let Ok(ti) = tag.parse::<i64>() {
+                    result.push("tag", J::Int(ti));
+                    result.push("tag_name", js(tag_name(ti).unwrap_or(tag)));
+                }
+            }
+        }
+        if let Some(ne) = kv.gstr("nentries") {
+            if py::isdigit(ne) {
+                if let Ok(n) = ne.parse::<i64>() {
+                    result.push("nentries", J::Int(n));
+                }
+            }
+        }
+        if res.truthy("text") {
+            result.push("message", res.g("text"));
+        }
+        if let Some(csn) = kv.get("csn") {
+            result.push("csn", csn.clone());
+        }
+        if let Some(sid) = kv.get("sid") {
+            dirsrv.set(st("sid"), sid.clone());
+        }
+        if let Some(dn) = kv.get("dn") {
+            result.push("bound_dn", dn.clone());
+        }
+        dirsrv.set(st("result"), J::Obj(result));
+        let mut timing = Obj::with_capacity(5);
+        let mut etime = None;
+        for key in ["wqtime", "wtime", "optime", "writetime", "etime"] {
+            if let Some(v) = kv.get(key) {
+                if let Some(f) = v.as_str().and_then(parse_seconds) {
+                    timing.push(key, J::Float(f));
+                    if key == "etime" {
+                        etime = Some(f);
+                    }
+                }
+            }
+        }
+        if !timing.0.is_empty() {
+            dirsrv.set(st("timing"), J::Obj(timing));
+            if let Some(e) = etime {
+                event.push("duration", J::Int((e * 1e9) as i64));
+            }
+        }
+        if let Some(wb) = kv.get("wbusy") {
+            let wb = wb.as_str().unwrap_or("");
+            let (busy, wmax) = match wb.find('/') {
+                Some(i) => (&wb[..i], &wb[i + 1..]),
+                None => (wb, ""),
+            };
+            let mut pool = Obj::with_capacity(3);
+            if py::isdigit(busy) {
+                if let Ok(b) = busy.parse::<i64>() {
+                    pool.push("busy", J::Int(b));
+                }
+            }
+            if py::isdigit(wmax) {
+                if let Ok(m) = wmax.parse::<i64>() {
+                    pool.push("max", J::Int(m));
+                }
+            }
+            if let Some(q) = kv.gstr("wqdepth") {
+                if py::isdigit(q) {
+                    if let Ok(q) = q.parse::<i64>() {
+                        pool.push("queue_depth", J::Int(q));
+                    }
+                }
+            }
+            dirsrv.set(st("pool"), J::Obj(pool));
+        }
+        if let Some(notes) = kv.get("notes") {
+            if notes.truthy() {
+                let notes = notes.as_str().unwrap_or("");
+                let letters: Vec<&str> = notes.split(',').filter(|n| !n.is_empty()).collect();
+                dirsrv.set(st("notes"), J::List(letters.iter().map(|l| js(l)).collect()));
+                dirsrv.set(st("note_names"), J::List(letters.iter().map(|l| js(note_name(l))).collect()));
+                let search = dirsrv.setdefault_obj("search");
+                if letters.contains(&"A") {
+                    search.set(st("unindexed"), js("full"));
+                } else if letters.contains(&"U") {
+                    search.set(st("unindexed"), js("partial"));
+                }
+                if letters.contains(&"P") {
+                    search.set(st("paged"), J::Bool(true));
+                }
+            }
+        }
+        if kv.contains("pr_idx") {
+            let search = dirsrv.setdefault_obj("search");
+            let paged = search.setdefault_obj("paged_results");
+            for (key, name) in [("pr_idx", "index"), ("pr_cookie", "cookie")] {
+                let v = kv.gstr(key).unwrap_or("");
+                if py::isdigit(v.trim_start_matches('-')) {
+                    if let Some(i) = py::int(v) {
+                        paged.set(st(name), J::Int(i));
+                    }
+                }
+            }
+        }
+        outcome
+    }
+
+    fn request_part(&mut self, op_type: &str, req: &Obj, res: Option<&Obj>, dirsrv: &mut Obj) {
+        if req.truthy("authzid") {
+            dirsrv.set(st("authzid"), req.g("authzid"));
+        }
+        if req.truthy("error") {
+            dirsrv.set(st("request_error"), req.g("error"));
+        }
+        let get_or = |k: &str| req.get(k).cloned().unwrap_or_else(|| js(""));
+        match op_type {
+            "SRCH" => {
+                let search = dirsrv.setdefault_obj("search");
+                search.set(st("base"), get_or("base"));
+                let scope = req.g("scope");
+                if !scope.is_null() {
+                    search.set(st("scope"), scope.clone());
+                    search.set(st("scope_name"), js(&scope_name(&scope)));
+                }
+                let flt = req.g("filter");
+                if !flt.is_null() {
+                    search.set(st("filter"), flt.clone());
+                    let info = self.filters.get(&py::to_str(&flt));
+                    search.set(st("filter_shape"), js(&info.shape));
+                    let mut attrs: Vec<J> = Vec::new();
+                    let mut seen: Vec<&str> = Vec::new();
+                    for (a, _) in &info.components {
+                        if !seen.contains(&a.as_str()) {
+                            seen.push(a);
+                            attrs.push(js(a));
+                        }
+                    }
+                    search.set(st("filter_attributes"), J::List(attrs));
+                    search.set(st("filter_components"),
+                               J::List(info.components.iter().map(|(a, k)| js(&format!("{}:{}", a, k))).collect()));
+                    if !info.valid {
+                        search.set(st("filter_valid"), J::Bool(false));
+                    }
+                }
+                let attrs = req.g("attrs");
+                if attrs.is_null() {
+                    search.set(st("attrs_all"), J::Bool(true));
+                } else {
+                    let s = py::to_str(&attrs);
+                    search.set(st("attrs"), J::List(s.split(' ').filter(|a| !a.is_empty()).map(js).collect()));
+                }
+                if req.truthy("persistent") {
+                    search.set(st("persistent"), J::Bool(true));
+                }
+                if req.truthy("truncated") {
+                    search.set(st("truncated"), J::Bool(true));
+                }
+            }
+            "BIND" => {
+                let mut bind = dirsrv.get("bind").map(|b| b.to_obj()).unwrap_or_default();
+                bind.set(st("requested_dn"), get_or("dn"));
+                let method = req.g("method");
+                if method.truthy() {
+                    let m = if method.eq_str("sasl") {
+                        "sasl"
+                    } else if req.truthy("dn") {
+                        "simple"
+                    } else {
+                        "anonymous"
+                    };
+                    bind.set(st("method"), js(m));
+                }
+                if req.truthy("mech") {
+                    bind.set(st("mech"), req.g("mech"));
+                }
+                if req.truthy("version") {
+                    bind.set(st("version"), req.g("version"));
+                }
+                let rkv = res.map(kv_of);
+                let ok = rkv.map(|k| k.get("err").map(|e| e.eq_str("0")).unwrap_or(false)).unwrap_or(false);
+                match rkv.and_then(|k| k.get("dn")) {
+                    Some(dn) if ok => bind.set(st("dn"), dn.clone()),
+                    _ => bind.set(st("dn"), get_or("dn")),
+                }
+                dirsrv.set(st("bind"), J::Obj(bind));
+            }
+            "ADD" | "MOD" | "DEL" | "MODRDN" | "CMP" => {
+                let mut target = Obj::with_capacity(1);
+                target.push("dn", get_or("dn"));
+                dirsrv.set(st("target"), J::Obj(target));
+                if op_type == "MODRDN" {
+                    let mut m = Obj::with_capacity(2);
+                    m.push("newrdn", get_or("newrdn"));
+                    let sup = req.g("newsuperior");
+                    if sup.truthy() && !sup.eq_str("(null)") {
+                        m.push("newsuperior", sup);
+                    }
+                    dirsrv.set(st("modrdn"), J::Obj(m));
+                } else if op_type == "CMP" {
+                    let mut m = Obj::with_capacity(1);
+                    m.push("attribute", get_or("attr"));
+                    dirsrv.set(st("compare"), J::Obj(m));
+                }
+            }
+            "EXT" => {
+                let oid = get_or("oid");
+                let mut ext = Obj::with_capacity(2);
+                ext.push("oid", oid.clone());
+                let name = if req.truthy("name") {
+                    Some(req.g("name"))
+                } else {
+                    oid.as_str().and_then(known_ext).map(js)
+                };
+                if let Some(n) = name {
+                    ext.push("name", n);
+                }
+                dirsrv.set(st("ext"), J::Obj(ext));
+            }
+            "ABANDON" => {
+                let mut ab = Obj::with_capacity(5);
+                let target = req.g("targetop");
+                ab.push("target_op", target.clone());
+                let tstr = if target.truthy() { py::to_str(&target) } else { String::new() };
+                ab.push("target_found", J::Bool(py::isdigit(&tstr)));
+                if let Some(m) = req.gstr("msgid") {
+                    if py::isdigit(m) {
+                        if let Ok(v) = m.parse::<i64>() {
+                            ab.push("msgid", J::Int(v));
+                        }
+                    }
+                }
+                if let Some(m) = req.gstr("nentries") {
+                    if py::isdigit(m) {
+                        if let Ok(v) = m.parse::<i64>() {
+                            ab.push("nentries", J::Int(v));
+                        }
+                    }
+                }
+                if req.truthy("etime") {
+                    if let Some(f) = req.gstr("etime").and_then(parse_seconds) {
+                        ab.push("target_etime", J::Float(f));
+                    }
+                }
+                dirsrv.set(st("abandon"), J::Obj(ab));
+            }
+            _ => {}
+        }
+        if req.truthy("sid") {
+            dirsrv.set(st("sid"), req.g("sid"));
+        }
+    }
+
+    fn conn_doc(&mut self, c: &mut Conn, status: &str) {
+        let ident = c.identity();
+        let parts = parts_of(&ident);
+        let start_raw = match &c.opened {
+            Some(o) if !o.is_empty() => Some(o.clone()),
+            _ => c.first_seen.clone(),
+        };
+        let (start_epoch, start_iso) = self.time(start_raw.as_deref());
+        let end_raw: Option<S> = match &c.close {
+            Some(cl) => match cl.get("t") {
+                Some(J::Str(s)) => Some(s.clone()),
+                _ => None,
+            },
+            None => c.last_seen.clone(),
+        };
+        let (end_epoch, end_iso) = self.time(end_raw.as_deref());
+        let mut event = Obj::with_capacity(12);
+        event.push("dataset", js("dirsrv.connection"));
+        event.push("module", js("dirsrv"));
+        event.push("kind", js("event"));
+        event.push("category", J::List(vec![js("network")]));
+        event.push("type", J::List(vec![js("connection")]));
+        event.push("action", js("connection"));
+        if let Some(s) = &start_iso {
+            if !s.is_empty() {
+                event.push("start", js(s));
+            }
+        }
+        if let Some(e) = &end_iso {
+            if !e.is_empty() {
+                event.push("end", js(e));
+            }
+        }
+        if let (Some(s), Some(e)) = (start_epoch, end_epoch) {
+            if c.opened.is_some() {
+                event.push("duration", J::Int(0i64.max(((e - s) * 1e9) as i64)));
+            }
+        }
+        let mut conn = parts.conn.to_obj();
+        conn.set(st("status"), js(status));
+        conn.set(st("ops"), J::Int(c.ops));
+        conn.set(st("ops_by_type"),
+                 J::Obj(Obj(c.ops_by_type.iter().map(|(k, v)| (k.clone(), J::Int(*v))).collect())));
+        conn.set(st("etime_total"), J::Float(py::round9(c.etime_total)));
+        conn.set(st("unindexed_searches"), J::Int(c.unindexed));
+        conn.set(st("failed_binds"), J::Int(c.failed_binds));
+        conn.set(st("bind_dns"), J::List(c.bind_dns.clone()));
+        conn.set(st("open_line_seen"), J::Bool(c.opened.is_some()));
+        if !c.fd.is_null() {
+            conn.set(st("fd"), c.fd.clone());
+        }
+        if !c.autobind_dn.is_null() {
+            conn.set(st("autobind_dn"), c.autobind_dn.clone());
+        }
+        let mut dirsrv = Obj::with_capacity(3);
+        dirsrv.push("conn", J::Obj(conn));
+        dirsrv.push("bind", parts.bind.clone());
+        if let Some(close) = &c.close {
+            let code = close.g("code");
+            let mut closing = Obj::with_capacity(5);
+            closing.push("text", close.get("close_text").cloned().unwrap_or_else(|| js("")));
+            if code.truthy() {
+                closing.push("code", code.clone());
+                let cs = py::to_str(&code);
+                match close_code(&cs) {
+                    Some((name, meaning)) => {
+                        closing.push("name", js(name));
+                        closing.push("meaning", js(meaning));
+                    }
+                    None => {
+                        closing.push("name", code.clone());
+                        closing.push("meaning", js("unknown close code"));
+                    }
+                }
+            }
+            let op = close.g("op");
+            if !op.is_null() {
+                closing.push("op", op);
+            }
+            dirsrv.push("close", J::Obj(closing));
+            event.push("outcome", js(if code.eq_str("U1") { "success" } else { "failure" }));
+        } else {
+            event.push("outcome", js("unknown"));
+        }
+        if self.with_ids {
+            let id = self.doc_id(&format!("conn-{}", py::to_str(&c.key)), None, None);
+            event.push("id", js(&id));
+        }
+        let mut doc = Obj::with_capacity(9);
+        let ts = match (&start_iso, &end_iso) {
+            (Some(s), _) if !s.is_empty() => js(s),
+            (_, Some(e)) => js(e),
+            (Some(s), None) => js(s),
+            (None, None) => J::Null,
+        };
+        doc.push("@timestamp", ts);
+        doc.push("event", J::Obj(event));
+        if let Some(s) = &parts.source {
+            doc.push("source", s.clone());
+        }
+        if let Some(s) = &parts.destination {
+            doc.push("destination", s.clone());
+        }
+        if let Some(s) = &parts.tls {
+            doc.push("tls", s.clone());
+        }
+        doc.push("service", self.service_j.clone());
+        if let Some(h) = &self.host {
+            doc.push("host", h.clone());
+        }
+        doc.push("dirsrv", J::Obj(dirsrv));
+        write_obj(&mut self.out, &doc);
+        self.out.push(b'\n');
+    }
+}
+
+impl Conn {
+    fn tls_client_issuer_set(&mut self, _issuer: J) {
+        // tls_client_issuer is kept by Python but is not part of any document.
+    }
+}
+
+/// Python `a > b` for op ids (ints; anything else compares as Python would fail: false).
+fn py_gt(a: &J, b: &J) -> bool {
+    match (a.deref(), b.deref()) {
+        (J::Int(x), J::Int(y)) => x > y,
+        (J::Float(x), J::Float(y)) => x > y,
+        (J::Int(x), J::Float(y)) => (*x as f64) > *y,
+        (J::Float(x), J::Int(y)) => *x > (*y as f64),
+        (J::Str(x), J::Str(y)) => x > y,
+        _ => false,
+    }
+}
+
+/// Joiner._bound: returns the keys of requests waiting for this BIND's identity.
+fn bound(c: &mut Conn, req: &Obj, res: &Obj, kv: &Obj) -> Vec<PKey> {
+    if key_of(&c.bind_op) == key_of(&req.g("op")) {
+        c.bind_op = J::Null;
+    }
+    let err = kv.get("err");
+    if res.truthy("sasl_in_progress") || err.map(|e| e.eq_str("14")).unwrap_or(false) {
+        c.awaiting_bind.clear();
+        return Vec::new();
+    }
+    update_identity(c, req, kv);
+    std::mem::take(&mut c.awaiting_bind)
+}
+
+fn update_identity(c: &mut Conn, req: &Obj, kv: &Obj) {
+    let err = kv.get("err");
+    if err.map(|e| e.eq_str("0")).unwrap_or(false) {
+        let dn = match kv.get("dn") {
+            Some(d) if !d.is_null() => d.clone(),
+            _ => req.get("dn").cloned().unwrap_or_else(|| js("")),
+        };
+        c.bind_dn = dn.clone();
+        c.bind_method = js(if req.get("method").map(|m| m.eq_str("sasl")).unwrap_or(false) {
+            "sasl"
+        } else if dn.truthy() {
+            "simple"
+        } else {
+            "anonymous"
+        });
+        c.bind_mech = req.g("mech");
+        if dn.truthy() {
+            let differs = match c.bind_dns.last() {
+                None => true,
+                Some(last) => key_of(last) != key_of(&dn),
+            };
+            if differs {
+                c.bind_dns.push(dn);
+            }
+        }
+    } else {
+        c.bind_dn = js("");
+        c.bind_method = js("anonymous");
+        c.bind_mech = J::Null;
+        c.failed_binds += 1;
+    }
+    c.changed();
+}
+
+fn details_part(d: &Details, dirsrv: &mut Obj) {
+    if d.abandoned {
+        if let Some(op) = dirsrv.get_mut("op") {
+            if let J::Obj(o) = op {
+                o.set(st("abandoned"), J::Bool(true));
+            }
+        }
+    }
+    if let Some(tk) = &d.target_key {
+        dirsrv.setdefault_obj("abandon").set(st("target_key"), js(tk));
+    }
+    if d.entries.is_some() || d.sort.is_some() || d.vlv.is_some() || d.referrals.is_some() {
+        let search = dirsrv.setdefault_obj("search");
+        if let Some(n) = d.entries {
+            search.set(st("entry_lines"), J::Int(n));
+            search.set(st("entry_dns"), J::List(d.entry_dns.clone()));
+        }
+        if let Some(r) = d.referrals {
+            search.set(st("referrals"), J::Int(r));
+        }
+        if let Some(s) = &d.sort {
+            let mut so = Obj::with_capacity(2);
+            so.push("keys", s.clone());
+            if let Some(c) = &d.sort_candidates {
+                so.push("candidates", c.clone());
+            }
+            search.set(st("sort"), J::Obj(so));
+        }
+        if let Some(v) = &d.vlv {
+            search.set(st("vlv"), J::Obj(v.clone()));
+        }
+    }
+    if d.index_reads.is_some() || d.stat_duration.is_some() {
+        let mut stat = Obj::with_capacity(3);
+        if let Some(reads) = &d.index_reads {
+            if !reads.is_empty() {
+                stat.push("index_reads", J::List(reads.clone()));
+                stat.push("index_read_count", J::Int(reads.len() as i64));
+            }
+        }
+        if let Some(dur) = d.stat_duration {
+            stat.push("duration", J::Float(dur));
+        }
+        dirsrv.set(st("stat"), J::Obj(stat));
+    }
+    if let Some(e) = &d.ext_info {
+        dirsrv.setdefault_obj("ext").set(st("info"), J::Obj(e.clone()));
+    }
+    if let Some(u) = &d.unprocessed {
+        dirsrv.set(st("request_error"), u.clone());
+    }
+}

@@ -1,0 +1,335 @@
+//! A small ordered JSON value (Python dict semantics: assignment keeps a key's first position)
+//! and a writer that prints what `orjson.dumps` prints.
+
+use smol_str::SmolStr;
+use std::sync::Arc;
+
+pub type S = SmolStr;
+
+#[derive(Clone, Debug)]
+pub enum J {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(S),
+    List(Vec<J>),
+    Obj(Obj),
+    /// A shared, immutable subtree (identity fragments, service, host).
+    Shared(Arc<J>),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Obj(pub Vec<(S, J)>);
+
+#[inline]
+pub fn st(s: &'static str) -> S {
+    SmolStr::new_static(s)
+}
+
+impl J {
+    #[inline]
+    pub fn s(v: &str) -> J {
+        J::Str(SmolStr::new(v))
+    }
+    #[inline]
+    pub fn deref(&self) -> &J {
+        match self {
+            J::Shared(a) => a.deref(),
+            other => other,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self.deref(), J::Null)
+    }
+    /// Python truthiness.
+    pub fn truthy(&self) -> bool {
+        match self.deref() {
+            J::Null => false,
+            J::Bool(b) => *b,
+            J::Int(i) => *i != 0,
+            J::Float(f) => *f != 0.0,
+            J::Str(s) => !s.is_empty(),
+            J::List(l) => !l.is_empty(),
+            J::Obj(o) => !o.0.is_empty(),
+            J::Shared(_) => unreachable!(),
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self.deref() {
+            J::Str(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+    pub fn as_obj(&self) -> Option<&Obj> {
+        match self.deref() {
+            J::Obj(o) => Some(o),
+            _ => None,
+        }
+    }
+    /// Python `==` against a str.
+    pub fn eq_str(&self, other: &str) -> bool {
+        self.as_str() == Some(other)
+    }
+    /// An owned (unshared) copy of an object value, for `dict(x)` copies.
+    pub fn to_obj(&self) -> Obj {
+        match self.deref() {
+            J::Obj(o) => o.clone(),
+            _ => Obj::default(),
+        }
+    }
+}
+
+impl Obj {
+    pub fn with_capacity(n: usize) -> Obj {
+        Obj(Vec::with_capacity(n))
+    }
+    #[inline]
+    pub fn get(&self, k: &str) -> Option<&J> {
+        self.0.iter().find(|(key, _)| key == k).map(|(_, v)| v)
+    }
+    #[inline]
+    pub fn get_mut(&mut self, k: &str) -> Option<&mut J> {
+        self.0.iter_mut().find(|(key, _)| key == k).map(|(_, v)| v)
+    }
+    #[inline]
+    pub fn contains(&self, k: &str) -> bool {
+        self.0.iter().any(|(key, _)| key == k)
+    }
+    /// Python `d[k] = v`.
+    #[inline]
+    pub fn set(&mut self, k: S, v: J) {
+        if let Some(slot) = self.get_mut(k.as_str()) {
+            *slot = v;
+        } else {
+            self.0.push((k, v));
+        }
+    }
+    /// Append a key known to be absent.
+    #[inline]
+    pub fn push(&mut self, k: &'static str, v: J) {
+        self.0.push((st(k), v));
+    }
+    /// `d.get(k)` returning J::Null when absent.
+    #[inline]
+    pub fn g(&self, k: &str) -> J {
+        self.get(k).cloned().unwrap_or(J::Null)
+    }
+    #[inline]
+    pub fn truthy(&self, k: &str) -> bool {
+        self.get(k).map(|v| v.truthy()).unwrap_or(false)
+    }
+    #[inline]
+    pub fn gstr(&self, k: &str) -> Option<&str> {
+        self.get(k).and_then(|v| v.as_str())
+    }
+    pub fn update(&mut self, other: Obj) {
+        for (k, v) in other.0 {
+            self.set(k, v);
+        }
+    }
+    /// `d.setdefault(k, {})`, returning the (now owned) object. A non-object value is left as is
+    /// and a scratch object returned (Python would fail on it later; it never happens here).
+    pub fn setdefault_obj(&mut self, k: &'static str) -> &mut Obj {
+        let idx = match self.0.iter().position(|(key, _)| key == k) {
+            Some(i) => i,
+            None => {
+                self.0.push((st(k), J::Obj(Obj::default())));
+                self.0.len() - 1
+            }
+        };
+        let slot = &mut self.0[idx].1;
+        if let J::Shared(a) = slot {
+            let inner = (**a).clone();
+            *slot = inner;
+        }
+        match slot {
+            J::Obj(o) => o,
+            _ => {
+                *slot = J::Obj(Obj::default());
+                match slot {
+                    J::Obj(o) => o,
+                    _ => unreachable!(),
+                }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------ writer
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+#[inline]
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 15) as usize]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Shortest round-trip float as orjson prints it (`0.00001`, `1.5e-7`, `1e+16`, `100.0`).
+pub fn write_float(out: &mut Vec<u8>, f: f64) {
+    if !f.is_finite() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    let (neg, digits, n) = shortest_digits(f);
+    if neg {
+        out.push(b'-');
+    }
+    let k = digits.len() as i32;
+    if digits == b"0" {
+        out.extend_from_slice(b"0.0");
+        return;
+    }
+    if k <= n && n <= 16 {
+        out.extend_from_slice(&digits);
+        for _ in 0..(n - k) {
+            out.push(b'0');
+        }
+        out.extend_from_slice(b".0");
+    } else if 0 < n && n <= 16 {
+        out.extend_from_slice(&digits[..n as usize]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[n as usize..]);
+    } else if -5 < n && n <= 0 {
+        out.extend_from_slice(b"0.");
+        for _ in 0..(-n) {
+            out.push(b'0');
+        }
+        out.extend_from_slice(&digits);
+    } else {
+        out.push(digits[0]);
+        if k > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.push(b'e');
+        let e = n - 1;
+        if e > 0 {
+            out.push(b'+');
+        }
+        out.extend_from_slice(e.to_string().as_bytes());
+    }
+}
+
+/// (negative, significant digits, n) with value = 0.DIGITS x 10^n.
+pub fn shortest_digits(f: f64) -> (bool, Vec<u8>, i32) {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(f);
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (mant, exp) = match s.find('e') {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let (ip, fp) = match mant.find('.') {
+        Some(i) => (&mant[..i], &mant[i + 1..]),
+        None => (mant, ""),
+    };
+    let mut digits: Vec<u8> = Vec::with_capacity(20);
+    digits.extend_from_slice(ip.as_bytes());
+    digits.extend_from_slice(fp.as_bytes());
+    let mut n = ip.len() as i32 + exp;
+    // strip leading zeros
+    let lead = digits.iter().take_while(|&&d| d == b'0').count();
+    if lead == digits.len() {
+        return (neg, b"0".to_vec(), 1);
+    }
+    digits.drain(..lead);
+    n -= lead as i32;
+    while digits.len() > 1 && *digits.last().unwrap() == b'0' {
+        digits.pop();
+    }
+    (neg, digits, n)
+}
+
+pub fn write_json(out: &mut Vec<u8>, v: &J) {
+    match v {
+        J::Null => out.extend_from_slice(b"null"),
+        J::Bool(true) => out.extend_from_slice(b"true"),
+        J::Bool(false) => out.extend_from_slice(b"false"),
+        J::Int(i) => {
+            let mut b = itoa_buf(*i);
+            out.append(&mut b);
+        }
+        J::Float(f) => write_float(out, *f),
+        J::Str(s) => write_str(out, s),
+        J::List(l) => {
+            out.push(b'[');
+            for (i, x) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(out, x);
+            }
+            out.push(b']');
+        }
+        J::Obj(o) => write_obj(out, o),
+        J::Shared(a) => write_json(out, a),
+    }
+}
+
+pub fn write_obj(out: &mut Vec<u8>, o: &Obj) {
+    out.push(b'{');
+    for (i, (k, x)) in o.0.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, k);
+        out.push(b':');
+        write_json(out, x);
+    }
+    out.push(b'}');
+}
+
+#[inline]
+fn itoa_buf(i: i64) -> Vec<u8> {
+    i.to_string().into_bytes()
+}
+
+/// serde_json value (as orjson.loads would give it) -> J.
+pub fn from_serde(v: &serde_json::Value) -> J {
+    match v {
+        serde_json::Value::Null => J::Null,
+        serde_json::Value::Bool(b) => J::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                J::Int(i)
+            } else {
+                J::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_json::Value::String(s) => J::s(s),
+        serde_json::Value::Array(a) => J::List(a.iter().map(from_serde).collect()),
+        serde_json::Value::Object(m) => {
+            J::Obj(Obj(m.iter().map(|(k, v)| (SmolStr::new(k), from_serde(v))).collect()))
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! Python string and number semantics the reference implementation relies on.
+
+use crate::json::{shortest_digits, Obj, J};
+
+/// `str.isspace()` for one character.
+#[inline]
+pub fn is_space(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\x0b' | '\x0c' | '\r' | '\x1c'..='\x1f' | ' ' | '\u{85}' | '\u{a0}'
+        | '\u{1680}' | '\u{2000}'..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}')
+}
+
+#[inline]
+pub fn strip(s: &str) -> &str {
+    s.trim_matches(is_space)
+}
+#[inline]
+pub fn lstrip(s: &str) -> &str {
+    s.trim_start_matches(is_space)
+}
+#[inline]
+pub fn rstrip(s: &str) -> &str {
+    s.trim_end_matches(is_space)
+}
+
+/// `str.split()` (runs of whitespace, no empty parts).
+pub fn split_ws(s: &str) -> impl Iterator<Item = &str> {
+    s.split(is_space).filter(|p| !p.is_empty())
+}
+
+/// `str.isdigit()` (ASCII digits; see docs/fast-path.md about other Unicode digits).
+#[inline]
+pub fn isdigit(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `str.isalnum()`.
+pub fn isalnum(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_alphanumeric())
+}
+
+/// Digits with single `_` between digits (the body of Python's int()/float() literals).
+fn strip_underscores(s: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !s.contains('_') {
+        return Some(std::borrow::Cow::Borrowed(s));
+    }
+    let b = s.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'_' {
+            let prev_ok = i > 0 && b[i - 1].is_ascii_digit();
+            let next_ok = i + 1 < b.len() && b[i + 1].is_ascii_digit();
+            if !prev_ok || !next_ok {
+                return None;
+            }
+        }
+    }
+    Some(std::borrow::Cow::Owned(s.replace('_', "")))
+}
+
+/// `int(s)` for a str: surrounding whitespace, a sign, digits with `_`. None = ValueError
+/// (or a value beyond 64 bits).
+pub fn int(s: &str) -> Option<i64> {
+    let t = strip(s);
+    let (neg, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if body.is_empty() || body.starts_with('_') {
+        return None;
+    }
+    let body = strip_underscores(body)?;
+    if !body.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let v: i128 = body.parse().ok()?;
+    let v = if neg { -v } else { v };
+    i64::try_from(v).ok()
+}
+
+/// `float(s)` for a str.
+pub fn float(s: &str) -> Option<f64> {
+    let t = strip(s);
+    if t.is_empty() {
+        return None;
+    }
+    let lower = t.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['+', '-']);
+    if lower.len() - body.len() > 1 {
+        return None;
+    }
+    if matches!(body, "inf" | "infinity" | "nan") {
+        return lower.parse::<f64>().ok();
+    }
+    if !body.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'_' | b'+' | b'-')) {
+        return None;
+    }
+    let cleaned = strip_underscores(&lower)?;
+    cleaned.parse::<f64>().ok()
+}
+
+/// `repr(float)` / `str(float)`.
+pub fn float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let (neg, digits, n) = shortest_digits(f);
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    let d = std::str::from_utf8(&digits).unwrap();
+    if d == "0" {
+        out.push_str("0.0");
+        return out;
+    }
+    let k = d.len() as i32;
+    let e = n - 1; // scientific exponent
+    if -4 <= e && e < 16 {
+        if n <= 0 {
+            out.push_str("0.");
+            for _ in 0..(-n) {
+                out.push('0');
+            }
+            out.push_str(d);
+        } else if n >= k {
+            out.push_str(d);
+            for _ in 0..(n - k) {
+                out.push('0');
+            }
+            out.push_str(".0");
+        } else {
+            out.push_str(&d[..n as usize]);
+            out.push('.');
+            out.push_str(&d[n as usize..]);
+        }
+    } else {
+        out.push_str(&d[..1]);
+        if k > 1 {
+            out.push('.');
+            out.push_str(&d[1..]);
+        }
+        out.push('e');
+        out.push(if e < 0 { '-' } else { '+' });
+        let a = e.abs();
+        if a < 10 {
+            out.push('0');
+        }
+        out.push_str(&a.to_string());
+    }
+    out
+}
+
+fn repr_str(s: &str, out: &mut String) {
+    let q = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    out.push(q);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(q);
+}
+
+fn repr_into(v: &J, out: &mut String) {
+    match v.deref() {
+        J::Str(s) => repr_str(s, out),
+        J::List(l) => {
+            out.push('[');
+            for (i, x) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_into(x, out);
+            }
+            out.push(']');
+        }
+        J::Obj(o) => repr_obj(o, out),
+        other => out.push_str(&to_str(other)),
+    }
+}
+
+fn repr_obj(o: &Obj, out: &mut String) {
+    out.push('{');
+    for (i, (k, x)) in o.0.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        repr_str(k, out);
+        out.push_str(": ");
+        repr_into(x, out);
+    }
+    out.push('}');
+}
+
+/// `str(value)` / f-string formatting.
+pub fn to_str(v: &J) -> String {
+    match v.deref() {
+        J::Null => "None".into(),
+        J::Bool(true) => "True".into(),
+        J::Bool(false) => "False".into(),
+        J::Int(i) => i.to_string(),
+        J::Float(f) => float_repr(*f),
+        J::Str(s) => s.to_string(),
+        other => {
+            let mut out = String::new();
+            repr_into(other, &mut out);
+            out
+        }
+    }
+}
+
+/// Python `round(x, 9)` (correctly rounded through the decimal string).
+pub fn round9(x: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    format!("{:.9}", x).parse().unwrap_or(x)
+}
+
+/// Char-indexed slice `s[start:end]` with Python clamping; end None = to the end.
+pub fn cslice(s: &str, start: isize, end: Option<isize>) -> &str {
+    let n = s.chars().count() as isize;
+    let norm = |i: isize| -> usize {
+        let i = if i < 0 { (n + i).max(0) } else { i.min(n) };
+        i as usize
+    };
+    let a = norm(start);
+    let b = end.map(norm).unwrap_or(n as usize);
+    if a >= b {
+        return "";
+    }
+    let mut it = s.char_indices().map(|(i, _)| i).chain(std::iter::once(s.len()));
+    let ba = it.clone().nth(a).unwrap_or(s.len());
+    let bb = it.nth(b).unwrap_or(s.len());
+    &s[ba..bb]
+}
+
+/// Byte index after skipping `n` chars from byte index `from` (Python `s[i + n:]` where the
+/// characters skipped may not be ASCII).
+pub fn skip_chars(s: &str, from: usize, n: usize) -> usize {
+    let mut idx = from;
+    let mut left = n;
+    let bytes = s.as_bytes();
+    while left > 0 && idx < s.len() {
+        idx += 1;
+        while idx < s.len() && (bytes[idx] & 0xC0) == 0x80 {
+            idx += 1;
+        }
+        left -= 1;
+    }
+    idx
+}

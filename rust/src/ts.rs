@@ -1,0 +1,214 @@
+//! timestamps.py: TimestampConverter (cached per second) and parse_seconds.
+
+use crate::py;
+use rustc_hash::FxHashMap;
+
+#[derive(Clone)]
+pub struct Entry {
+    pub epoch: i64,
+    pub iso: String,
+    pub iso_tz: String,
+}
+
+#[derive(Default)]
+pub struct Ts {
+    cache: FxHashMap<String, Entry>,
+    last_key: String,
+    last: Option<Entry>,
+    key_buf: String,
+    iso_key: String,
+    iso_cache: FxHashMap<String, String>,
+}
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn second(date: &str, tz: &str) -> Option<Entry> {
+    let (y, month, d, h, mi, s);
+    if date.contains('/') {
+        let mut it = date.splitn(3, '/');
+        let day = it.next()?;
+        let mon = it.next()?;
+        let rest = it.next()?;
+        let parts: Vec<&str> = rest.split(':').collect();
+        if parts.len() != 4 {
+            return None;
+        }
+        let m = MONTHS.iter().position(|x| *x == mon)? as i64 + 1;
+        y = py::int(parts[0])?;
+        d = py::int(day)?;
+        h = py::int(parts[1])?;
+        mi = py::int(parts[2])?;
+        s = py::int(parts[3])?;
+        month = m;
+    } else {
+        let p: Vec<&str> = date.split('T').collect();
+        if p.len() != 2 {
+            return None;
+        }
+        let ymd: Vec<&str> = p[0].split('-').collect();
+        let hms: Vec<&str> = p[1].split(':').collect();
+        if ymd.len() != 3 || hms.len() != 3 {
+            return None;
+        }
+        month = py::int(ymd[1])?;
+        y = py::int(ymd[0])?;
+        d = py::int(ymd[2])?;
+        h = py::int(hms[0])?;
+        mi = py::int(hms[1])?;
+        s = py::int(hms[2])?;
+    }
+    let first = tz.chars().next()?; // tz[0]: IndexError for an empty zone
+    let sign = if first == '-' { -1 } else { 1 };
+    let off = sign * (py::int(py::cslice(tz, 1, Some(3)))? * 3600 + py::int(py::cslice(tz, 3, Some(5)))? * 60);
+    // calendar.timegm -> datetime.date(year, month, 1): Python raises ValueError out of range
+    if !(1..=9999).contains(&y) || !(1..=12).contains(&month) {
+        return None;
+    }
+    let days = days_from_civil(y, month, 1) + d - 1;
+    let epoch = days * 86400 + h * 3600 + mi * 60 + s - off;
+    let iso = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, month, d, h, mi, s);
+    let iso_tz = format!("{}:{}", py::cslice(tz, 0, Some(3)), py::cslice(tz, 3, Some(5)));
+    Some(Entry { epoch, iso, iso_tz })
+}
+
+impl Ts {
+    fn entry(&mut self, date: &str, tz: &str) -> Option<Entry> {
+        self.key_buf.clear();
+        self.key_buf.push_str(date);
+        self.key_buf.push_str(tz);
+        if self.last.is_some() && self.key_buf == self.last_key {
+            return self.last.clone();
+        }
+        let e = match self.cache.get(&self.key_buf) {
+            Some(e) => e.clone(),
+            None => {
+                let e = second(date, tz)?;
+                if self.cache.len() > 100_000 {
+                    self.cache.clear();
+                }
+                self.cache.insert(self.key_buf.clone(), e.clone());
+                e
+            }
+        };
+        self.last_key.clear();
+        self.last_key.push_str(&self.key_buf);
+        self.last = Some(e.clone());
+        Some(e)
+    }
+
+    fn split(raw: &str) -> (&str, &str, Option<&str>) {
+        let (stamp, tz) = match raw.find(' ') {
+            Some(sp) => (&raw[..sp], &raw[sp + 1..]),
+            None => (raw, ""),
+        };
+        match stamp.find('.') {
+            Some(dot) => (&stamp[..dot], tz, Some(&stamp[dot + 1..])),
+            None => (stamp, tz, None),
+        }
+    }
+
+    fn frac_value(frac: &str) -> f64 {
+        let mut s = String::with_capacity(frac.len() + 2);
+        s.push_str("0.");
+        s.push_str(frac);
+        s.parse().unwrap_or(0.0)
+    }
+
+    /// TimestampConverter.second_epoch: the whole second's epoch (None = BadTimestamp).
+    pub fn second_epoch(&mut self, raw: &str) -> Option<i64> {
+        let (date, tz, _) = Self::split(raw);
+        self.entry(date, tz).map(|e| e.epoch)
+    }
+
+    /// TimestampConverter.iso: cached per `raw[:24] + raw[-6:]` (so a bad stamp that shares
+    /// its key with a good one gets the good one's value, as in Python).
+    pub fn iso(&mut self, raw: &str) -> Option<String> {
+        self.iso_key.clear();
+        if raw.is_ascii() {
+            let n = raw.len();
+            self.iso_key.push_str(&raw[..n.min(24)]);
+            self.iso_key.push_str(&raw[n.saturating_sub(6)..]);
+        } else {
+            self.iso_key.push_str(py::cslice(raw, 0, Some(24)));
+            self.iso_key.push_str(py::cslice(raw, -6, None));
+        }
+        if let Some(v) = self.iso_cache.get(&self.iso_key) {
+            return Some(v.clone());
+        }
+        let v = self.convert(raw)?.1;
+        if self.iso_cache.len() > 200_000 {
+            self.iso_cache.clear();
+        }
+        self.iso_cache.insert(self.iso_key.clone(), v.clone());
+        Some(v)
+    }
+
+    /// Epoch seconds (None = BadTimestamp).
+    pub fn epoch(&mut self, raw: &str) -> Option<f64> {
+        let (date, tz, frac) = Self::split(raw);
+        let e = self.entry(date, tz)?;
+        match frac {
+            Some(f) if !f.is_empty() => {
+                if !py::isdigit(f) {
+                    return None;
+                }
+                Some(e.epoch as f64 + Self::frac_value(f))
+            }
+            _ => Some(e.epoch as f64),
+        }
+    }
+
+    /// (epoch, ISO-8601 with milliseconds).
+    pub fn convert(&mut self, raw: &str) -> Option<(f64, String)> {
+        let (date, tz, frac) = Self::split(raw);
+        let e = self.entry(date, tz)?;
+        let mut iso = String::with_capacity(32);
+        iso.push_str(&e.iso);
+        iso.push('.');
+        match frac {
+            Some(f) if !f.is_empty() => {
+                if !py::isdigit(f) {
+                    return None;
+                }
+                let b = f.as_bytes();
+                for i in 0..3 {
+                    iso.push(if i < b.len() { b[i] as char } else { '0' });
+                }
+                iso.push_str(&e.iso_tz);
+                Some((e.epoch as f64 + Self::frac_value(f), iso))
+            }
+            _ => {
+                iso.push_str("000");
+                iso.push_str(&e.iso_tz);
+                Some((e.epoch as f64, iso))
+            }
+        }
+    }
+}
+
+/// parse_seconds: None = ValueError.
+pub fn parse_seconds(value: &str) -> Option<f64> {
+    match value.find('.') {
+        None => py::int(value).map(|i| i as f64),
+        Some(dot) => {
+            let frac = &value[dot + 1..];
+            if frac.chars().count() == 10 {
+                let a = py::int(&value[..dot])?;
+                let b = py::int(frac)?;
+                Some(a as f64 + b as f64 / 1e9)
+            } else {
+                py::float(value)
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+"""The compiled access-log engine (`dirsrvbeat_fast`, built from `rust/`), when installed.
+
+`fast_documents_ndjson` does what `AccessPipeline(paths, ...)` + `NdjsonOutput.write` do, with
+the same documents in the same order, the same summary and the same dead letters, but parses,
+joins, enriches and serialises in Rust. The Python pipeline stays the reference and the fallback:
+use this only when `available()` and no Python-only option (strict mode, extra processors,
+carry-over state, the shipper) is asked for. See docs/fast-path.md.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+from collections.abc import Iterable
+from typing import IO, Any
+
+from ..deadletter import DeadLetter
+from ..inputs.access_file import expand_paths, open_log
+
+try:  # the optional extension
+    import dirsrvbeat_fast as _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None
+
+BLOCK_BYTES = 4 << 20
+SUMMARY_KEYS = ("lines", "parsed", "unparsed", "bad_utf8_lines", "header_lines", "blank_lines", "requests",
+                "results", "ops_emitted", "results_without_request", "requests_without_result",
+                "connections_emitted", "orphan_detail_lines", "server_restarts", "bad_timestamps")
+
+
+def available() -> bool:
+    """True when the compiled engine is importable."""
+    return _native is not None
+
+
+def new_engine(*, connections: bool = False, with_ids: bool = False, host_name: str | None = None,
+               service_name: str | None = None, close_grace_seconds: float = 5.0) -> Any:
+    if _native is None:
+        raise RuntimeError("dirsrvbeat_fast is not installed (build it with rust/build.sh)")
+    return _native.Engine(connections, with_ids, host_name, service_name, close_grace_seconds)
+
+
+class _Counters:
+    __slots__ = ("bytes", "errors", "files", "lines", "missing_files")
+
+    def __init__(self) -> None:
+        self.files = 0
+        self.missing_files = 0
+        self.bytes = 0
+        self.lines = 0
+        self.errors: list[str] = []
+
+
+def _drain_dead(engine: Any, deadletter: DeadLetter | None) -> None:
+    dead = engine.take_dead_letters()
+    if dead and deadletter is not None:
+        for file, line, offset, reason, text in dead:
+            deadletter.add(file=file, line=line, offset=offset, reason=reason, text=text)
+
+
+def _feed_stream(engine: Any, path: str, stream: IO[bytes], out_write: Any, deadletter: DeadLetter | None,
+                 counters: _Counters, block_bytes: int) -> None:
+    """Feed one stream in blocks cut after their last newline (the rest waits for the next block)."""
+    offset = 0
+    lineno = 0
+    carry = b""
+    read = stream.read
+    try:
+        while True:
+            chunk = read(block_bytes)
+            if not chunk:
+                break
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # no newline yet: keep reading
+                carry = data
+                continue
+            block = data[:cut] if cut < len(data) else data
+            carry = data[cut:]
+            docs = engine.feed(path, block, offset, lineno)
+            if docs:
+                out_write(docs)
+            _drain_dead(engine, deadletter)
+            offset += len(block)
+            lineno += block.count(b"\n")
+        if carry:  # a last line without its newline
+            docs = engine.feed(path, carry, offset, lineno)
+            if docs:
+                out_write(docs)
+            _drain_dead(engine, deadletter)
+            offset += len(carry)
+            lineno += 1
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        counters.errors.append(f"{path}: read error after {counters.lines} lines: {exc}")
+        return
+    counters.lines += lineno
+    counters.bytes += offset
+
+
+def fast_documents_ndjson(paths: Iterable[str], *, connections: bool = False, with_ids: bool = False,
+                          host_name: str | None = None, service_name: str | None = None,
+                          deadletter: DeadLetter | None = None, out_stream: IO[bytes] | Any,
+                          block_bytes: int = BLOCK_BYTES, close_grace_seconds: float = 5.0) -> dict[str, Any]:
+    """Parse access logs to NDJSON on `out_stream` (anything with `write(bytes)`).
+
+    Returns the summary `AccessPipeline.summary()` returns, plus `documents` (the count of lines
+    written, which NdjsonOutput would report as its `documents`).
+    """
+    engine = new_engine(connections=connections, with_ids=with_ids, host_name=host_name,
+                        service_name=service_name, close_grace_seconds=close_grace_seconds)
+    counters = _Counters()
+    documents = 0
+    write = out_stream.write
+
+    def out_write(data: bytes) -> None:
+        nonlocal documents
+        documents += data.count(b"\n")
+        write(data)
+
+    for path in expand_paths(paths):
+        try:
+            stream = open_log(path)
+        except OSError as exc:
+            counters.missing_files += 1
+            counters.errors.append(f"{path}: {exc.strerror or exc}")
+            continue
+        counters.files += 1
+        try:
+            _feed_stream(engine, path, stream, out_write, deadletter, counters, block_bytes)
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+    docs = engine.finish()
+    if docs:
+        out_write(docs)
+    _drain_dead(engine, deadletter)
+    try:
+        out_stream.flush()
+    except (AttributeError, BrokenPipeError):
+        pass
+    stats = engine.stats()
+    summary: dict[str, Any] = {"files": counters.files, "missing_files": counters.missing_files,
+                               "bytes": counters.bytes}
+    summary.update({key: stats[key] for key in SUMMARY_KEYS})
+    summary["dead_letter"] = deadletter.path if deadletter is not None else None
+    summary["errors"] = list(counters.errors)
+    summary["documents"] = documents
+    summary["engine"] = "rust"
+    return summary
