@@ -32,17 +32,26 @@ REQUEST_VERBS = frozenset({"BIND", "SRCH", "MOD", "ADD", "DEL", "MODRDN", "CMP",
 _MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))
 
 
+_good_seconds: dict[str, bool] = {}
+
+
 def _stamp_ok(t: str) -> bool:
     """`DD/Mon/YYYY:HH:MM:SS[.fraction] +hhmm`: a line whose stamp is not one is not a log line."""
-    if len(t) < 20 or t[2] != "/" or t[6] != "/" or t[11] != ":" or t[14] != ":" or t[17] != ":":
-        return False
-    if t[3:6] not in _MONTHS or not (t[:2] + t[7:11] + t[12:14] + t[15:17] + t[18:20]).isdigit():
+    second = t[:20]
+    ok = _good_seconds.get(second)
+    if ok is None:  # thousands of lines share a second: check its calendar part once
+        ok = (len(second) == 20 and second[2] == "/" and second[6] == "/" and second[11] == ":"
+              and second[14] == ":" and second[17] == ":" and second[3:6] in _MONTHS
+              and (second[:2] + second[7:11] + second[12:14] + second[15:17] + second[18:20]).isdigit())
+        if len(_good_seconds) > 4096:
+            _good_seconds.clear()
+        _good_seconds[second] = ok
+    if not ok:
         return False
     rest = t[20:]
     if rest[:1] == ".":
         sp = rest.find(" ")
-        frac = rest[1:sp] if sp >= 0 else rest[1:]
-        if not frac.isdigit():
+        if not (rest[1:sp] if sp >= 0 else rest[1:]).isdigit():
             return False
         rest = rest[sp:] if sp >= 0 else ""
     return rest == "" or (len(rest) == 6 and rest[0] == " " and rest[1] in "+-" and rest[2:].isdigit())
