@@ -349,7 +349,8 @@ def access_variables(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     """CEL variables of an access-log document (dirsrv.access operation or dirsrv.connection).
 
     From the log: bind_dn ("" -> NULLDN, as cn=monitor shows it), ip, ldapi, tls, conn_id and the
-    age at the operation (its time minus the open time in dirsrv.conn.key). Operation documents:
+    age at the operation (its time minus the open time in dirsrv.conn.key, seconds or milliseconds).
+    Operation documents:
     ops_initiated = op number + 1, ops_completed = op number, ops_pending = 1, threads_blocked = 1
     and at_max_threads when the op carries notes=B. Connection documents: their op count and
     duration. max_threads_hits, read_waiting, slot and is_self have their neutral defaults.
@@ -366,7 +367,11 @@ def access_variables(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     tls = bool((doc.get("tls") or {}).get("established")) or transport in ("ldaps", "starttls")
     dataset = (doc.get("event") or {}).get("dataset")
     key = str(conn.get("key") or "")
-    opened = int(key.split("-", 1)[0]) if key[:1].isdigit() and "-" in key else None
+    opened: float | None = None
+    if key[:1].isdigit() and "-" in key:
+        opened = int(key.split("-", 1)[0])
+        if opened > 100_000_000_000:  # the key's open time in milliseconds
+            opened /= 1000.0
     blocked = 0
     if dataset == "dirsrv.connection":
         ops_i = ops_c = int(conn.get("ops") or 0)
