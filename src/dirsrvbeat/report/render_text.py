@@ -209,7 +209,7 @@ class TextRenderer:
         self.console.print(t)
         lc = lat["logconv_groups"]["etime"]
         self.line("etime in logconv.py's groups (s): " + ", ".join(f"{g['range']}: {g['count']}" for g in lc))
-        self.line("percentiles come from a log-linear histogram (within ±3 %); averages, counts and max are exact",
+        self.line("percentiles come from a log-linear histogram (within 3 %); averages, counts and max are exact",
                   "dim")
 
     def _slowest(self, m: dict[str, Any]) -> None:

@@ -215,7 +215,7 @@ def build_report(options: ReportOptions) -> dict[str, Any]:
     timeline = overall.timeline
 
     def on_change(epoch: float | None, n: int) -> None:
-        if timeline is not None and epoch is not None:
+        if timeline is not None and epoch is not None and filters.in_window(epoch):
             timeline.concurrency(epoch, n)
 
     joiner = ConcurrencyJoiner(filters.accept_open, on_change)
