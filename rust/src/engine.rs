@@ -337,6 +337,7 @@ pub struct Engine {
     closing: VecDeque<(f64, J, J)>,
     last_open_conn: i64,
     pub stats: Stats,
+    pub documents: i64,
     pub dead: Vec<DeadLetter>,
     pub out: Vec<u8>,
 }
@@ -487,7 +488,7 @@ impl Engine {
             connections, with_ids, host, host_name: host_name.filter(|h| !h.is_empty()).unwrap_or_default(),
             service, service_j, grace, ts: Ts::default(), filters: FilterCache::default(),
             conns: FxHashMap::default(), pending: FxHashMap::default(), seq: 0, closing: VecDeque::new(),
-            last_open_conn: -1, stats: Stats::default(), dead: Vec::new(), out: Vec::with_capacity(1 << 20),
+            last_open_conn: -1, stats: Stats::default(), documents: 0, dead: Vec::new(), out: Vec::with_capacity(1 << 20),
         }
     }
 
@@ -1086,9 +1087,9 @@ impl Engine {
         };
         let mut doc = Obj::with_capacity(10);
         let ts = match (&start_iso, &end_iso) {
-            (Some(s), _) if !s.is_empty() => js(s),
-            (_, Some(e)) => js(e),
-            (Some(s), None) => js(s),
+            (Some(s), _) if !s.is_empty() => J::Str(s.clone()),
+            (_, Some(e)) => J::Str(e.clone()),
+            (Some(s), None) => J::Str(s.clone()),
             (None, None) => J::Null,
         };
         doc.push("@timestamp", ts);
@@ -1128,12 +1129,12 @@ impl Engine {
         event.push("type", J::List(vec![js(event_type(&op_type))]));
         if let Some(s) = &start_iso {
             if !s.is_empty() {
-                event.push("start", js(s));
+                event.push("start", J::Str(s.clone()));
             }
         }
         if let Some(e) = &end_iso {
             if !e.is_empty() {
-                event.push("end", js(e));
+                event.push("end", J::Str(e.clone()));
             }
         }
         let mut outcome = "unknown";
@@ -1178,6 +1179,7 @@ impl Engine {
         doc.push("dirsrv", J::Obj(dirsrv));
         write_obj(&mut self.out, &doc);
         self.out.push(b'\n');
+        self.documents += 1;
     }
 
     fn result_part(&mut self, res: &Obj, dirsrv: &mut Obj, event: &mut Obj) -> &'static str {
@@ -1555,6 +1557,7 @@ impl Engine {
         doc.push("dirsrv", J::Obj(dirsrv));
         write_obj(&mut self.out, &doc);
         self.out.push(b'\n');
+        self.documents += 1;
     }
 }
 

@@ -80,21 +80,28 @@ impl J {
     }
 }
 
+/// Key equality with a cheap rejection (most compared keys differ in length or first byte).
+#[inline(always)]
+pub fn key_eq(a: &str, b: &str) -> bool {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    x.len() == y.len() && (x.is_empty() || (x[0] == y[0] && x[x.len() - 1] == y[y.len() - 1] && x == y))
+}
+
 impl Obj {
     pub fn with_capacity(n: usize) -> Obj {
         Obj(Vec::with_capacity(n))
     }
     #[inline]
     pub fn get(&self, k: &str) -> Option<&J> {
-        self.0.iter().find(|(key, _)| key == k).map(|(_, v)| v)
+        self.0.iter().find(|(key, _)| key_eq(key, k)).map(|(_, v)| v)
     }
     #[inline]
     pub fn get_mut(&mut self, k: &str) -> Option<&mut J> {
-        self.0.iter_mut().find(|(key, _)| key == k).map(|(_, v)| v)
+        self.0.iter_mut().find(|(key, _)| key_eq(key, k)).map(|(_, v)| v)
     }
     #[inline]
     pub fn contains(&self, k: &str) -> bool {
-        self.0.iter().any(|(key, _)| key == k)
+        self.0.iter().any(|(key, _)| key_eq(key, k))
     }
     /// Python `d[k] = v`.
     #[inline]
@@ -131,7 +138,7 @@ impl Obj {
     /// `d.setdefault(k, {})`, returning the (now owned) object. A non-object value is left as is
     /// and a scratch object returned (Python would fail on it later; it never happens here).
     pub fn setdefault_obj(&mut self, k: &'static str) -> &mut Obj {
-        let idx = match self.0.iter().position(|(key, _)| key == k) {
+        let idx = match self.0.iter().position(|(key, _)| key_eq(key, k)) {
             Some(i) => i,
             None => {
                 self.0.push((st(k), J::Obj(Obj::default())));
@@ -160,30 +167,42 @@ impl Obj {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+static ESC: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[0x08] = b'b';
+    t[0x0c] = b'f';
+    t
+};
+
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
-        };
+        let e = ESC[b as usize];
+        if e == 0 {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..i]);
-        if esc.is_empty() {
+        if e == b'u' {
             out.extend_from_slice(b"\\u00");
             out.push(HEX[(b >> 4) as usize]);
             out.push(HEX[(b & 15) as usize]);
         } else {
-            out.extend_from_slice(esc);
+            out.push(b'\\');
+            out.push(e);
         }
         start = i + 1;
     }
@@ -275,10 +294,7 @@ pub fn write_json(out: &mut Vec<u8>, v: &J) {
         J::Null => out.extend_from_slice(b"null"),
         J::Bool(true) => out.extend_from_slice(b"true"),
         J::Bool(false) => out.extend_from_slice(b"false"),
-        J::Int(i) => {
-            let mut b = itoa_buf(*i);
-            out.append(&mut b);
-        }
+        J::Int(i) => write_int(out, *i),
         J::Float(f) => write_float(out, *f),
         J::Str(s) => write_str(out, s),
         J::List(l) => {
@@ -310,8 +326,23 @@ pub fn write_obj(out: &mut Vec<u8>, o: &Obj) {
 }
 
 #[inline]
-fn itoa_buf(i: i64) -> Vec<u8> {
-    i.to_string().into_bytes()
+pub fn write_int(out: &mut Vec<u8>, i: i64) {
+    let mut buf = [0u8; 20];
+    let neg = i < 0;
+    let mut v = i.unsigned_abs();
+    let mut p = buf.len();
+    loop {
+        p -= 1;
+        buf[p] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if neg {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[p..]);
 }
 
 /// serde_json value (as orjson.loads would give it) -> J.

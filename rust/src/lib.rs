@@ -65,6 +65,11 @@ mod python {
             Ok(d)
         }
 
+        /// (lines fed so far, documents produced so far): cheap counters for the adapter.
+        fn counts(&self) -> (i64, i64) {
+            (self.core.stats.lines, self.core.documents)
+        }
+
         /// Rejected lines since the last call: (file, line, offset, reason, text).
         fn take_dead_letters(&mut self) -> Vec<(String, i64, i64, String, String)> {
             std::mem::take(&mut self.core.dead)

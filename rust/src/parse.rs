@@ -17,6 +17,12 @@ const REQUEST_VERBS: [&str; 10] = ["BIND", "SRCH", "MOD", "ADD", "DEL", "MODRDN"
 // Python iterates a frozenset for the `VERB,` error forms; only one verb can match a given word
 // except prefixes (MOD / MODRDN): "MODRDN," never starts with "MOD,", so the order is irrelevant.
 
+/// `s.find(c)` for an ASCII byte (memchr).
+#[inline]
+fn fb(s: &str, c: u8) -> Option<usize> {
+    memchr::memchr(c, s.as_bytes())
+}
+
 #[inline]
 fn js(s: &str) -> J {
     J::Str(SmolStr::new(s))
@@ -53,8 +59,8 @@ fn end_of_quoted(s: &str, start: usize) -> Option<usize> {
             if s[nxt..].starts_with(" - ") {
                 return Some(q);
             }
-            let eq = s[nxt + 1..].find('=').map(|i| i + nxt + 1);
-            let sp = s[nxt + 1..].find(' ').map(|i| i + nxt + 1);
+            let eq = memchr::memchr(b'=', &b[nxt + 1..]).map(|i| i + nxt + 1);
+            let sp = memchr::memchr(b' ', &b[nxt + 1..]).map(|i| i + nxt + 1);
             if let Some(eq) = eq {
                 if eq > 0 && (sp.is_none() || eq < sp.unwrap()) {
                     let key = &s[nxt + 1..eq];
@@ -97,8 +103,8 @@ pub fn parse_kv(s: &str) -> (Obj, &str) {
         if b[pos] == b',' {
             return (out, py::lstrip(&s[pos + 1..]));
         }
-        let eq = s[pos..].find('=').map(|i| i + pos);
-        let sp = s[pos..].find(' ').map(|i| i + pos);
+        let eq = memchr::memchr(b'=', &b[pos..]).map(|i| i + pos);
+        let sp = memchr::memchr(b' ', &b[pos..]).map(|i| i + pos);
         let eq = match eq {
             Some(eq) if !matches!(sp, Some(sp) if sp < eq) => eq,
             _ => return (out, &s[pos..]),
@@ -163,7 +169,7 @@ fn parse_search(body: &str, rec: &mut Obj) {
     // body[6:b]: b >= 6 unless the quote is inside `base="` itself (b == 5: empty)
     rec.set(st("base"), js(if b >= 6 { &body[6..b] } else { "" }));
     let rest = &body[b + 8..];
-    let sp = rest.find(' ');
+    let sp = fb(&rest, b' ');
     let scope = py::int(match sp {
         Some(sp) => &rest[..sp],
         None => rest,
@@ -213,7 +219,7 @@ fn parse_search(body: &str, rec: &mut Obj) {
             }
         }
     } else {
-        let sp = tail.find(' ');
+        let sp = fb(&tail, b' ');
         let word = match sp {
             Some(sp) => &tail[..sp],
             None => tail,
@@ -297,7 +303,7 @@ fn parse_request(verb: &str, body: &str, rec: &mut Obj) {
 
 fn parse_close(body: &str, mut rec: Obj) -> Obj {
     rec.set(st("kind"), js("close"));
-    let sp = body.find(' ');
+    let sp = fb(&body, b' ');
     let fd = match sp {
         Some(sp) if sp > 3 => jint(py::int(&body[3..sp])),
         _ => J::Null,
@@ -343,7 +349,7 @@ fn stamp_ok(t: &str) -> bool {
     }
     let mut rest = &t[20..];
     if rest.starts_with('.') {
-        let sp = rest.find(' ');
+        let sp = fb(&rest, b' ');
         let frac = match sp {
             Some(sp) => &rest[1..sp],
             None => &rest[1..],
@@ -379,9 +385,9 @@ pub fn parse_text(line: &str) -> Parsed {
     if !rest.starts_with("conn=") || !stamp_ok(&line[1..close]) {
         return Parsed::Unknown;
     }
-    let mut rec = Obj::with_capacity(16);
+    let mut rec = Obj::with_capacity(12);
     rec.push("t", js(&line[1..close]));
-    let sp = match rest[5..].find(' ') {
+    let sp = match fb(&rest[5..], b' ') {
         Some(i) => i + 5,
         None => return Parsed::Unknown,
     };
@@ -406,7 +412,7 @@ pub fn parse_text(line: &str) -> Parsed {
     }
     rec.push("conn", J::Int(conn));
     if let Some(after) = rest.strip_prefix("op=") {
-        let sp = match after.find(' ') {
+        let sp = match fb(&after, b' ') {
             Some(i) => i + 3,
             None => return Parsed::Unknown,
         };
@@ -417,8 +423,8 @@ pub fn parse_text(line: &str) -> Parsed {
             let cleaned = op_tok.replace(')', "");
             let parts: Vec<&str> = cleaned.split('(').collect();
             op = jint(py::int(parts[0]));
-            rec.set(st("internal_id"), if parts.len() > 1 { jint(py::int(parts[1])) } else { J::Null });
-            rec.set(st("nesting"), if parts.len() > 2 { jint(py::int(parts[2])) } else { J::Null });
+            rec.push("internal_id", if parts.len() > 1 { jint(py::int(parts[1])) } else { J::Null });
+            rec.push("nesting", if parts.len() > 2 { jint(py::int(parts[2])) } else { J::Null });
             internal = true;
         } else {
             op = match py::int(op_tok) {
@@ -426,11 +432,11 @@ pub fn parse_text(line: &str) -> Parsed {
                 None => return Parsed::Unknown,
             };
         }
-        rec.set(st("op"), op);
+        rec.push("op", op);
         if internal {
-            rec.set(st("internal"), J::Bool(true));
+            rec.push("internal", J::Bool(true));
         }
-        let (verb, tail) = match body.find(' ') {
+        let (verb, tail) = match fb(&body, b' ') {
             Some(sp) => (&body[..sp], &body[sp + 1..]),
             None => (body, ""),
         };
@@ -438,8 +444,8 @@ pub fn parse_text(line: &str) -> Parsed {
             return Parsed::Rec(parse_result(tail, rec));
         }
         if REQUEST_VERBS.contains(&verb) {
-            rec.set(st("kind"), js("req"));
-            rec.set(st("type"), js(verb));
+            rec.push("kind", js("req"));
+            rec.push("type", js(verb));
             parse_request(verb, tail, &mut rec);
             return Parsed::Rec(rec);
         }
@@ -456,7 +462,7 @@ pub fn parse_text(line: &str) -> Parsed {
         }
         match verb {
             "ENTRY" => {
-                rec.set(st("kind"), js("entry"));
+                rec.push("kind", js("entry"));
                 let (kv, _) = parse_kv(tail);
                 rec.set(st("dn"), kv.get("dn").cloned().unwrap_or_else(|| js("")));
                 return Parsed::Rec(rec);
@@ -514,10 +520,10 @@ pub fn parse_text(line: &str) -> Parsed {
         return Parsed::Unknown;
     }
     if rest.starts_with("fd=") {
-        let sp = rest.find(' ');
+        let sp = fb(&rest, b' ');
         if rest.contains(" connection from ") {
             let sp = sp.unwrap();
-            let sp2 = rest[sp + 1..].find(' ').map(|i| i + sp + 1).unwrap();
+            let sp2 = fb(&rest[sp + 1..], b' ').map(|i| i + sp + 1).unwrap();
             rec.set(st("kind"), js("open"));
             rec.set(st("fd"), jint(py::int(&rest[3..sp])));
             if rest[sp + 1..].starts_with("slot=") {
@@ -581,7 +587,7 @@ pub fn parse_text(line: &str) -> Parsed {
 
 fn parse_tls(rest: &str, mut rec: Obj) -> Obj {
     rec.set(st("kind"), js("tls"));
-    let (proto, body) = match rest.find(' ') {
+    let (proto, body) = match fb(&rest, b' ') {
         Some(sp) => (&rest[..sp], &rest[sp + 1..]),
         None => (rest, ""),
     };
@@ -620,7 +626,7 @@ fn parse_stat(tail: &str, mut rec: Obj) -> Obj {
         return rec;
     }
     if body.starts_with("attribute=") {
-        let sp = body.find(' ');
+        let sp = fb(&body, b' ');
         let attribute = match sp {
             Some(sp) if sp >= 10 => &body[10..sp],
             Some(_) => "",
@@ -663,7 +669,7 @@ fn parse_stat(tail: &str, mut rec: Obj) -> Obj {
 }
 
 fn parse_result(tail: &str, mut rec: Obj) -> Obj {
-    rec.set(st("kind"), js("result"));
+    rec.push("kind", js("result"));
     let (kv, text) = if !tail.contains('"') && !tail.contains(" - ") && !tail.contains(',') {
         let mut kv = Obj::with_capacity(8);
         for p in py::split_ws(tail) {

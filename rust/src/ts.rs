@@ -2,6 +2,7 @@
 
 use crate::py;
 use rustc_hash::FxHashMap;
+use smol_str::SmolStr;
 
 #[derive(Clone)]
 pub struct Entry {
@@ -17,7 +18,10 @@ pub struct Ts {
     last: Option<Entry>,
     key_buf: String,
     iso_key: String,
-    iso_cache: FxHashMap<String, String>,
+    iso_cache: FxHashMap<String, SmolStr>,
+    iso_last_key: String,
+    iso_last: SmolStr,
+    iso_last_ok: bool,
 }
 
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -83,6 +87,12 @@ fn second(date: &str, tz: &str) -> Option<Entry> {
 
 impl Ts {
     fn entry(&mut self, date: &str, tz: &str) -> Option<Entry> {
+        if self.last.is_some() && self.last_key.len() == date.len() + tz.len()
+            && self.last_key.as_bytes()[..date.len()] == *date.as_bytes()
+            && self.last_key.as_bytes()[date.len()..] == *tz.as_bytes()
+        {
+            return self.last.clone();
+        }
         self.key_buf.clear();
         self.key_buf.push_str(date);
         self.key_buf.push_str(tz);
@@ -127,12 +137,18 @@ impl Ts {
     /// TimestampConverter.second_epoch: the whole second's epoch (None = BadTimestamp).
     pub fn second_epoch(&mut self, raw: &str) -> Option<i64> {
         let (date, tz, _) = Self::split(raw);
+        if self.last.is_some() && self.last_key.len() == date.len() + tz.len()
+            && self.last_key.as_bytes()[..date.len()] == *date.as_bytes()
+            && self.last_key.as_bytes()[date.len()..] == *tz.as_bytes()
+        {
+            return self.last.as_ref().map(|e| e.epoch);
+        }
         self.entry(date, tz).map(|e| e.epoch)
     }
 
     /// TimestampConverter.iso: cached per `raw[:24] + raw[-6:]` (so a bad stamp that shares
     /// its key with a good one gets the good one's value, as in Python).
-    pub fn iso(&mut self, raw: &str) -> Option<String> {
+    pub fn iso(&mut self, raw: &str) -> Option<SmolStr> {
         self.iso_key.clear();
         if raw.is_ascii() {
             let n = raw.len();
@@ -142,14 +158,25 @@ impl Ts {
             self.iso_key.push_str(py::cslice(raw, 0, Some(24)));
             self.iso_key.push_str(py::cslice(raw, -6, None));
         }
-        if let Some(v) = self.iso_cache.get(&self.iso_key) {
-            return Some(v.clone());
+        // the last key looked up or inserted is always in Python's cache too
+        if self.iso_last_ok && self.iso_key == self.iso_last_key {
+            return Some(self.iso_last.clone());
         }
-        let v = self.convert(raw)?.1;
-        if self.iso_cache.len() > 200_000 {
-            self.iso_cache.clear();
-        }
-        self.iso_cache.insert(self.iso_key.clone(), v.clone());
+        let v = match self.iso_cache.get(&self.iso_key) {
+            Some(v) => v.clone(),
+            None => {
+                let v = SmolStr::new(self.convert(raw)?.1);
+                if self.iso_cache.len() > 200_000 {
+                    self.iso_cache.clear();
+                }
+                self.iso_cache.insert(self.iso_key.clone(), v.clone());
+                v
+            }
+        };
+        self.iso_last_key.clear();
+        self.iso_last_key.push_str(&self.iso_key);
+        self.iso_last = v.clone();
+        self.iso_last_ok = true;
         Some(v)
     }
 

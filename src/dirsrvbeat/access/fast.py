@@ -58,13 +58,14 @@ def _drain_dead(engine: Any, deadletter: DeadLetter | None) -> None:
             deadletter.add(file=file, line=line, offset=offset, reason=reason, text=text)
 
 
-def _feed_stream(engine: Any, path: str, stream: IO[bytes], out_write: Any, deadletter: DeadLetter | None,
+def _feed_stream(engine: Any, path: str, stream: IO[bytes], write: Any, deadletter: DeadLetter | None,
                  counters: _Counters, block_bytes: int) -> None:
     """Feed one stream in blocks cut after their last newline (the rest waits for the next block)."""
     offset = 0
-    lineno = 0
+    lines_before = engine.counts()[0]
     carry = b""
     read = stream.read
+    feed = engine.feed
     try:
         while True:
             chunk = read(block_bytes)
@@ -75,25 +76,25 @@ def _feed_stream(engine: Any, path: str, stream: IO[bytes], out_write: Any, dead
             if cut == 0:  # no newline yet: keep reading
                 carry = data
                 continue
-            block = data[:cut] if cut < len(data) else data
-            carry = data[cut:]
-            docs = engine.feed(path, block, offset, lineno)
+            if cut < len(data):
+                block, carry = data[:cut], data[cut:]
+            else:
+                block, carry = data, b""
+            docs = feed(path, block, offset, engine.counts()[0] - lines_before)
             if docs:
-                out_write(docs)
+                write(docs)
             _drain_dead(engine, deadletter)
             offset += len(block)
-            lineno += block.count(b"\n")
         if carry:  # a last line without its newline
-            docs = engine.feed(path, carry, offset, lineno)
+            docs = feed(path, carry, offset, engine.counts()[0] - lines_before)
             if docs:
-                out_write(docs)
+                write(docs)
             _drain_dead(engine, deadletter)
             offset += len(carry)
-            lineno += 1
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         counters.errors.append(f"{path}: read error after {counters.lines} lines: {exc}")
         return
-    counters.lines += lineno
+    counters.lines += engine.counts()[0] - lines_before
     counters.bytes += offset
 
 
@@ -109,14 +110,7 @@ def fast_documents_ndjson(paths: Iterable[str], *, connections: bool = False, wi
     engine = new_engine(connections=connections, with_ids=with_ids, host_name=host_name,
                         service_name=service_name, close_grace_seconds=close_grace_seconds)
     counters = _Counters()
-    documents = 0
-    write = out_stream.write
-
-    def out_write(data: bytes) -> None:
-        nonlocal documents
-        documents += data.count(b"\n")
-        write(data)
-
+    out_write = out_stream.write
     for path in expand_paths(paths):
         try:
             stream = open_log(path)
@@ -144,6 +138,6 @@ def fast_documents_ndjson(paths: Iterable[str], *, connections: bool = False, wi
     summary.update({key: stats[key] for key in SUMMARY_KEYS})
     summary["dead_letter"] = deadletter.path if deadletter is not None else None
     summary["errors"] = list(counters.errors)
-    summary["documents"] = documents
+    summary["documents"] = engine.counts()[1]
     summary["engine"] = "rust"
     return summary
