@@ -304,3 +304,18 @@ def test_native_histogram_documents():
         values, counts = h["native"]["values"], h["native"]["counts"]
         assert values == sorted(set(values)) and len(values) == len(counts)
         assert sum(counts) == h["count"]
+
+
+def test_native_histogram_mapping_overlay():
+    from dirsrvbeat.fielddefs import mapping_properties
+    from dirsrvbeat.monitor.documents import native_histogram_fields, native_histogram_overlay
+
+    assert native_histogram_fields() == ["dirsrv.monitor.histogram.native"]
+    base = mapping_properties()
+    hist = base["dirsrv"]["properties"]["monitor"]["properties"]["histogram"]["properties"]
+    assert hist["native"] == {"properties": {"values": {"type": "double"}, "counts": {"type": "long"}}}
+    over = native_histogram_overlay(base)
+    assert over["dirsrv"]["properties"]["monitor"]["properties"]["histogram"]["properties"]["native"] == \
+        {"type": "histogram"}
+    assert base["dirsrv"]["properties"]["monitor"]["properties"]["histogram"]["properties"]["native"] != \
+        {"type": "histogram"}  # the input is not modified

@@ -267,3 +267,42 @@ def test_cli_elasticsearch_output_unreachable(tmp_path, capsys):
                             "--output", "elasticsearch"], capsys)
     assert code == 69, err
     assert "output failed" in err and "Traceback" not in err
+
+
+def test_slow_server_times_out_to_up_zero():
+    """A 'server' that accepts the TCP connection and never answers: the scrape gives up after
+    the timeout (per attempt) and reports up=0; nothing hangs."""
+    import socket
+    import time
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        cfg = build_config({"url": f"ldap://127.0.0.1:{srv.getsockname()[1]}", "timeout": 1, "retries": 1,
+                            "state_dir": "none"})
+        t0 = time.monotonic()
+        scrape = Collector(cfg).scrape()
+        elapsed = time.monotonic() - t0
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        for c in held:
+            c.close()
+        srv.close()
+    assert not scrape.ok and scrape.attempts == 2
+    assert elapsed < 8, elapsed
+    assert "127.0.0.1" in scrape.error and "timed out" in scrape.error

@@ -193,7 +193,7 @@ def build_config(raw: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     cfg.target = parse_url(cfg.url)
     if cfg.starttls and cfg.target.scheme != "ldap":
         raise ConfigError(f"monitor.starttls: only with an ldap:// URL (url is {cfg.url})")
-    if cfg.ca_file and not os.path.isfile(cfg.ca_file):
+    if need_password and cfg.ca_file and not os.path.isfile(cfg.ca_file):  # only when it will connect
         raise ConfigError(f"monitor.ca_file: no such file {cfg.ca_file!r}")
     if cfg.sasl_external and cfg.bind_dn:
         raise ConfigError("monitor.sasl_external: cannot be combined with monitor.bind_dn")

@@ -225,3 +225,26 @@ class DocumentBuilder:
                 "excluded": r.excluded, "layout": c.layout,
             })
         return rows
+
+
+def native_histogram_fields() -> list[str]:
+    """Fields marked `native_type: histogram` in fields/*.yml (mapped as `histogram` only where the
+    server has that type: Elasticsearch >= 7.6, default distribution; elsewhere numeric arrays)."""
+    from ..fielddefs import load_fields
+
+    return [f.name for f in load_fields() if dict(f.extra).get("native_type") == "histogram"]
+
+
+def native_histogram_overlay(properties: dict[str, Any]) -> dict[str, Any]:
+    """Turn a mapping's `properties` (as built from fields/*.yml) into the ES >= 7.6 variant: every
+    native histogram field becomes `{"type": "histogram"}`. Returns a modified deep copy."""
+    import copy
+
+    out = copy.deepcopy(properties)
+    for name in native_histogram_fields():
+        node = out
+        parts = name.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {}).setdefault("properties", {})
+        node[parts[-1]] = {"type": "histogram"}
+    return out
