@@ -166,6 +166,18 @@ def test_write_streams_an_iterator(es, installed, access_docs):
     assert client.count(f"{prefix}-*") == 1800
 
 
+def test_gzip_requests(es, installed, access_docs):
+    client, prefix = installed
+    gz = EsClient([es.url], http_compress=True)
+    try:
+        res = ElasticsearchOutput(gz, index_prefix=prefix).send(access_docs[:500])
+    finally:
+        gz.close()
+    assert res.acknowledged == 500
+    client.refresh(f"{prefix}-*")
+    assert client.count(f"{prefix}-*") == 500
+
+
 def test_closed_index_is_a_delivery_error_not_a_dead_letter(es, installed, access_docs, tmp_path):
     """An index problem (here: closed) is not the documents' fault: DeliveryError, nothing dead-lettered."""
     client, prefix = installed

@@ -12,9 +12,9 @@ import orjson
 import pytest
 
 from dirsrvbeat.cli import main
-from dirsrvbeat.commands.setup import uninstall
+from dirsrvbeat.commands.setup import install, uninstall
 from dirsrvbeat.es.client import EsClient
-from dirsrvbeat.es.templates import DATASETS, TemplateOptions
+from dirsrvbeat.es.templates import DATASETS, TemplateOptions, plan
 
 pytestmark = [pytest.mark.integration, pytest.mark.elasticsearch]
 
@@ -172,3 +172,31 @@ def test_unreachable_and_wrong_credentials_are_clear(es, capsys, monkeypatch, tm
     rc = main(["setup", "--es-url", es.url, "--username", "u", "--password-file", str(pw), "--dry-run"])
     out, err = capsys.readouterr()
     assert rc == 0 and "n0t-pr1nted" not in out + err
+
+
+def test_legacy_typeless_variant_where_accepted(es, client, prefix):
+    """The es7-legacy variant (for 7.0-7.7, not in the matrix) applied for real on every >= 7 server:
+    legacy typeless templates are still accepted by 7.8 → 9.x (deprecated), so its body is checked."""
+    if es.major == 6:
+        pytest.skip("6.x takes the typed es6 variant")
+    opts = TemplateOptions(prefix=prefix, ilm=client.has_ilm())
+    results = install(client, plan("es7-legacy", opts), "es7-legacy", opts)
+    assert {r["action"] for r in results} == {"created"}
+    index = f"{prefix}-connection-2026.12.04"
+    client.create_index(index)
+    props = client.get_mapping(index)[index]["mappings"]["properties"]
+    assert props["dirsrv"]["properties"]["close"]["properties"]["code"]["type"] == "keyword"
+    assert props["source"]["properties"]["ip"]["type"] == "ip"
+    assert props["@timestamp"]["type"] == "date"
+
+
+def test_ilm_enabled_true_without_ilm_is_an_error(es, prefix, capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("DIRSRVBEAT_CONFIG", raising=False)
+    cfg = tmp_path / "dirsrvbeat.yml"
+    cfg.write_text(f"elasticsearch:\n  hosts: [{es.url}]\n  index_prefix: {prefix}\n  ilm: {{enabled: true}}\n")
+    rc = main(["setup", "--config", str(cfg)])
+    out, err = capsys.readouterr()
+    if es.has("ilm"):
+        assert rc == 0 and f"/_ilm/policy/{prefix}" in out
+    else:
+        assert rc == 1 and "elasticsearch.ilm.enabled is true but the server has no ILM" in err
