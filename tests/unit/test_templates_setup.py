@@ -105,6 +105,24 @@ def test_kibana_hook_missing_module(capsys, monkeypatch):
     assert rc == 1 and "Kibana setup" in err
 
 
+def test_kibana_hook_calls_the_module(capsys, monkeypatch):
+    import sys
+    import types
+
+    monkeypatch.delenv("DIRSRVBEAT_CONFIG", raising=False)
+    calls = []
+    fake = types.ModuleType("dirsrvbeat.kibana")
+    fake.setup = lambda kibana, **kw: calls.append((kibana, kw)) or 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "dirsrvbeat.kibana", fake)
+    rc, _, _ = _run(capsys, "--dry-run", "--es-version", "8.19.3", "--es-url", NOWHERE,
+                    "--kibana", "http://127.0.0.1:5601", "--index-prefix", "kbx")
+    assert rc == 0
+    ((kibana, kw),) = calls
+    assert kibana.url == "http://127.0.0.1:5601"
+    assert kw["dry_run"] is True and kw["es_version"] == "8.19.3"
+    assert kw["config"].elasticsearch.index_prefix == "kbx"
+
+
 def test_is_subset_tolerates_server_defaults():
     ours = templates.ilm_policy(templates.TemplateOptions())["policy"]
     stored = {"phases": {"hot": {"min_age": "0ms", "actions": {}},
