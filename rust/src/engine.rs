@@ -132,7 +132,7 @@ fn known_ext(oid: &str) -> Option<&'static str> {
 }
 
 fn scope_name(scope: &J) -> String {
-    let k = match scope.deref() {
+    let k = match scope.resolved() {
         J::Int(i) => Some(*i),
         J::Bool(b) => Some(*b as i64),
         J::Float(f) if f.fract() == 0.0 => Some(*f as i64),
@@ -159,7 +159,7 @@ enum K {
 }
 
 fn key_of(j: &J) -> K {
-    match j.deref() {
+    match j.resolved() {
         J::Null => K::N,
         J::Bool(b) => K::I(*b as i64),
         J::Int(i) => K::I(*i),
@@ -249,7 +249,14 @@ impl Conn {
             conn_id: self.conn_id.clone(), key: self.key.clone(), src: self.src.clone(), dst: self.dst.clone(),
             transport: self.transport, tls_protocol: self.tls_protocol.clone(), tls_bits: self.tls_bits.clone(),
             tls_cipher: self.tls_cipher.clone(), tls_client_subject: self.tls_client_subject.clone(),
-            bind_dn: if self.bind_dn.is_null() { js("") } else { self.bind_dn.clone() },
+            // never bound: anonymous if its open line was seen, unknown (None) otherwise
+            bind_dn: if !self.bind_dn.is_null() {
+                self.bind_dn.clone()
+            } else if self.opened.as_ref().map(|o| !o.is_empty()).unwrap_or(false) {
+                js("")
+            } else {
+                J::Null
+            },
             bind_method: self.bind_method.clone(), bind_mech: self.bind_mech.clone(),
             haproxy_src: self.haproxy_src.clone(), parts: OnceLock::new(),
         });
@@ -336,6 +343,7 @@ pub struct Engine {
     seq: u64,
     closing: VecDeque<(f64, J, J)>,
     last_open_conn: i64,
+    unprocessed: FxHashMap<PKey, J>,
     pub stats: Stats,
     pub documents: i64,
     pub dead: Vec<DeadLetter>,
@@ -366,11 +374,9 @@ fn endpoint(value: &J) -> Option<J> {
     let v = py::to_str(value);
     let host = v.split('%').next().unwrap_or("");
     let mut o = Obj::with_capacity(2);
+    o.push("address", value.clone());
     if is_ip(host) {
-        o.push("address", js(host));
         o.push("ip", js(host));
-    } else {
-        o.push("address", value.clone());
     }
     Some(J::Obj(o))
 }
@@ -426,7 +432,9 @@ fn parts_of(ident: &Ident) -> &Parts {
             conn.push("proxy_address", ident.haproxy_src.clone());
         }
         let mut bind = Obj::with_capacity(3);
-        bind.push("dn", ident.bind_dn.clone());
+        if !ident.bind_dn.is_null() {
+            bind.push("dn", ident.bind_dn.clone());
+        }
         if ident.bind_method.truthy() {
             bind.push("method", ident.bind_method.clone());
         }
@@ -487,7 +495,7 @@ impl Engine {
         Engine {
             connections, with_ids, host, host_name: host_name.filter(|h| !h.is_empty()).unwrap_or_default(),
             service, service_j, grace, ts: Ts::default(), filters: FilterCache::default(),
-            conns: FxHashMap::default(), pending: FxHashMap::default(), seq: 0, closing: VecDeque::new(),
+            conns: FxHashMap::default(), pending: FxHashMap::default(), unprocessed: FxHashMap::default(), seq: 0, closing: VecDeque::new(),
             last_open_conn: -1, stats: Stats::default(), documents: 0, dead: Vec::new(), out: Vec::with_capacity(1 << 20),
         }
     }
@@ -533,7 +541,7 @@ impl Engine {
             };
             let mut t: &str = &text;
             if t.ends_with('\n') {
-                t = if t.ends_with("\r\n") { &t[..t.len() - 2] } else { &t[..t.len() - 1] };
+                t = t.strip_suffix("\r\n").unwrap_or(&t[..t.len() - 1]);
             }
             self.line(&path_s, offset, lineno, t, bad);
             pos = end;
@@ -556,11 +564,17 @@ impl Engine {
                 self.stats.blank_lines += 1;
                 return;
             }
-            Parsed::Header(h) => {
+            Parsed::Header(h, instance) => {
                 self.stats.header_lines += 1;
                 let (v, i) = banner_facts(&h);
                 if v.is_some() || i.is_some() {
                     self.set_server(v, i);
+                }
+                if let Some(inst) = instance {
+                    let (v, i) = banner_facts(&inst);
+                    if v.is_some() || i.is_some() {
+                        self.set_server(v, i);
+                    }
                 }
                 return;
             }
@@ -620,11 +634,16 @@ impl Engine {
         js(&format!("{}-{}", (epoch * 1000.0) as i64, py::to_str(conn_id)))
     }
 
-    fn conn_mut(&mut self, conn_id: &J, t: Option<&S>) -> &mut Conn {
+    fn conn_mut(&mut self, conn_id: &J, t: Option<&S>, json_key: Option<&J>) -> &mut Conn {
         let k = key_of(conn_id);
         if !self.conns.contains_key(&k) {
-            let epoch = self.epoch_or0(t.map(|s| s.as_str()));
-            let key = Self::key_for(epoch, conn_id);
+            let key = match json_key {
+                Some(jk) if !jk.is_null() => jk.clone(),
+                _ => {
+                    let epoch = self.epoch_or0(t.map(|s| s.as_str()));
+                    Self::key_for(epoch, conn_id)
+                }
+            };
             let seq = self.next_seq();
             self.conns.insert(k.clone(), (seq, Conn::new(conn_id.clone(), key, t.cloned())));
         }
@@ -650,7 +669,7 @@ impl Engine {
             "close" => self.close(rec),
             "tls" => {
                 let conn = rec.g("conn");
-                let c = self.conn_mut(&conn, t.as_ref());
+                let c = self.conn_mut(&conn, t.as_ref(), rec.get("json_key"));
                 if !rec.g("bits").is_null() {
                     c.tls_protocol = rec.g("protocol");
                     c.tls_bits = rec.g("bits");
@@ -671,13 +690,13 @@ impl Engine {
             }
             "autobind" => {
                 let conn = rec.g("conn");
-                let c = self.conn_mut(&conn, t.as_ref());
+                let c = self.conn_mut(&conn, t.as_ref(), rec.get("json_key"));
                 c.autobind_dn = rec.g("dn");
                 c.changed();
             }
             "haproxy" => {
                 let conn = rec.g("conn");
-                let c = self.conn_mut(&conn, t.as_ref());
+                let c = self.conn_mut(&conn, t.as_ref(), rec.get("json_key"));
                 c.haproxy_src = c.src.clone();
                 let src = rec.g("src");
                 if src.truthy() {
@@ -699,7 +718,7 @@ impl Engine {
 
     fn open(&mut self, rec: Obj) {
         let conn = rec.g("conn");
-        let conn_i = match conn.deref() {
+        let conn_i = match conn.resolved() {
             J::Int(i) => *i,
             _ => 0,
         };
@@ -739,7 +758,7 @@ impl Engine {
             Some(J::Str(s)) => Some(s.clone()),
             _ => None,
         };
-        self.conn_mut(&conn, t.as_ref());
+        self.conn_mut(&conn, t.as_ref(), rec.get("json_key"));
         let epoch = self.epoch_or0(t.as_deref());
         let grace = self.grace;
         let c = &mut self.conns.get_mut(&key_of(&conn)).unwrap().1;
@@ -762,6 +781,7 @@ impl Engine {
 
     pub fn expire_closed(&mut self, epoch: f64) {
         while let Some(front) = self.closing.front() {
+            #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN stops the loop, as in Python
             if !(front.0 < epoch) {
                 break;
             }
@@ -788,6 +808,9 @@ impl Engine {
                 let (_, op) = self.pending.remove(&k).unwrap();
                 self.emit_unresolved(op, op_status);
             }
+        }
+        if c.opened.is_none() && matches!(c.conn_id.resolved(), J::Int(0) | J::Bool(false) | J::Float(0.0)) {
+            return; // `conn=Internal`: the server's own operations, not a client connection
         }
         if self.connections {
             self.conn_doc(&mut c, conn_status);
@@ -837,7 +860,7 @@ impl Engine {
         };
         let internal = rec.truthy("internal");
         let op_type = rec.gstr("type").unwrap_or("").to_string();
-        let c = self.conn_mut(&conn_id, t.as_ref());
+        let c = self.conn_mut(&conn_id, t.as_ref(), rec.get("json_key"));
         c.last_seen = t;
         let ident = c.identity();
         if !internal {
@@ -913,14 +936,18 @@ impl Engine {
             Some(J::Str(s)) => Some(s.clone()),
             _ => None,
         };
-        let c = self.conn_mut(&conn_id, t.as_ref());
+        let c = self.conn_mut(&conn_id, t.as_ref(), rec.get("json_key"));
         c.last_seen = t;
         let mut op = match op {
             None => {
                 let ident = c.identity();
                 self.stats.results_without_request += 1;
                 self.stats.ops_emitted += 1;
-                self.op_doc(None, Some(&rec), &ident, RESULT_ONLY, None);
+                let details = self
+                    .unprocessed
+                    .remove(&key)
+                    .map(|e| Details { unprocessed: Some(e), ..Default::default() });
+                self.op_doc(None, Some(&rec), &ident, RESULT_ONLY, details.as_ref());
                 return;
             }
             Some(op) => op,
@@ -937,7 +964,7 @@ impl Engine {
             let c = &mut self.conns.get_mut(&key_of(&conn_id)).unwrap().1;
             if let Some(et) = kv.get("etime") {
                 if et.truthy() {
-                    if let Some(f) = et.as_str().and_then(py::float) {
+                    if let Some(f) = et.as_str().and_then(parse_seconds) {
                         c.etime_total += f;
                     }
                 }
@@ -975,6 +1002,14 @@ impl Engine {
         let op = match self.pending.get_mut(&key) {
             Some((_, op)) => op,
             None => {
+                if kind == "unprocessed" {
+                    // rejected before its request was logged: its RESULT follows
+                    if self.unprocessed.len() > 10_000 {
+                        self.unprocessed.clear();
+                    }
+                    self.unprocessed.insert(key, rec.g("error"));
+                    return;
+                }
                 self.stats.orphan_detail_lines += 1;
                 return;
             }
@@ -1023,7 +1058,7 @@ impl Engine {
             "ext_info" => {
                 let mut e = Obj::with_capacity(rec.0.len());
                 for (k, v) in rec.0.iter() {
-                    if !matches!(k.as_str(), "t" | "conn" | "op" | "kind") {
+                    if !matches!(k.as_str(), "t" | "conn" | "op" | "kind" | "json_key") && !k.starts_with('_') {
                         e.0.push((k.clone(), v.clone()));
                     }
                 }
@@ -1113,10 +1148,19 @@ impl Engine {
         let mut op_key = format!("{}-{}", py::to_str(&ident.key), py::to_str(&anchor_op));
         if internal {
             let iid = anchor.g("internal_id");
+            let nesting = anchor.g("nesting");
             op.push("internal_id", iid.clone());
-            op.push("nesting", anchor.g("nesting"));
-            op.push("parent_key", js(&op_key));
-            op_key = format!("{}-i{}", op_key, py::to_str(&iid));
+            op.push("nesting", nesting.clone());
+            if key_of(&ident.conn_id) != K::I(0) {
+                op.push("parent_key", js(&op_key));
+            }
+            if iid.is_null() {
+                op_key = format!("{}-i@{}", op_key, py::to_str(&anchor.g("t")));
+            } else if nesting.truthy() {
+                op_key = format!("{}-i{}-d{}", op_key, py::to_str(&iid), py::to_str(&nesting));
+            } else {
+                op_key = format!("{}-i{}", op_key, py::to_str(&iid));
+            }
         }
         op.push("key", js(&op_key));
         dirsrv.push("op", J::Obj(op));
@@ -1273,14 +1317,13 @@ impl Engine {
                 let letters: Vec<&str> = notes.split(',').filter(|n| !n.is_empty()).collect();
                 dirsrv.set(st("notes"), J::List(letters.iter().map(|l| js(l)).collect()));
                 dirsrv.set(st("note_names"), J::List(letters.iter().map(|l| js(note_name(l))).collect()));
-                let search = dirsrv.setdefault_obj("search");
                 if letters.contains(&"A") {
-                    search.set(st("unindexed"), js("full"));
+                    dirsrv.setdefault_obj("search").set(st("unindexed"), js("full"));
                 } else if letters.contains(&"U") {
-                    search.set(st("unindexed"), js("partial"));
+                    dirsrv.setdefault_obj("search").set(st("unindexed"), js("partial"));
                 }
                 if letters.contains(&"P") {
-                    search.set(st("paged"), J::Bool(true));
+                    dirsrv.setdefault_obj("search").set(st("paged"), J::Bool(true));
                 }
             }
         }
@@ -1336,12 +1379,13 @@ impl Engine {
                         search.set(st("filter_valid"), J::Bool(false));
                     }
                 }
-                let attrs = req.g("attrs");
-                if attrs.is_null() {
-                    search.set(st("attrs_all"), J::Bool(true));
-                } else {
-                    let s = py::to_str(&attrs);
-                    search.set(st("attrs"), J::List(s.split(' ').filter(|a| !a.is_empty()).map(js).collect()));
+                if let Some(attrs) = req.get("attrs") {
+                    if attrs.is_null() {
+                        search.set(st("attrs_all"), J::Bool(true));
+                    } else {
+                        let s = py::to_str(attrs);
+                        search.set(st("attrs"), J::List(s.split(' ').filter(|a| !a.is_empty()).map(js).collect()));
+                    }
                 }
                 if req.truthy("persistent") {
                     search.set(st("persistent"), J::Bool(true));
@@ -1379,17 +1423,23 @@ impl Engine {
                 dirsrv.set(st("bind"), J::Obj(bind));
             }
             "ADD" | "MOD" | "DEL" | "MODRDN" | "CMP" => {
-                let mut target = Obj::with_capacity(1);
-                target.push("dn", get_or("dn"));
-                dirsrv.set(st("target"), J::Obj(target));
+                if let Some(dn) = req.get("dn") {
+                    let mut target = Obj::with_capacity(1);
+                    target.push("dn", dn.clone());
+                    dirsrv.set(st("target"), J::Obj(target));
+                }
                 if op_type == "MODRDN" {
                     let mut m = Obj::with_capacity(2);
-                    m.push("newrdn", get_or("newrdn"));
+                    if let Some(n) = req.get("newrdn") {
+                        m.push("newrdn", n.clone());
+                    }
                     let sup = req.g("newsuperior");
                     if sup.truthy() && !sup.eq_str("(null)") {
                         m.push("newsuperior", sup);
                     }
-                    dirsrv.set(st("modrdn"), J::Obj(m));
+                    if !m.0.is_empty() {
+                        dirsrv.set(st("modrdn"), J::Obj(m));
+                    }
                 } else if op_type == "CMP" {
                     let mut m = Obj::with_capacity(1);
                     m.push("attribute", get_or("attr"));
@@ -1569,7 +1619,7 @@ impl Conn {
 
 /// Python `a > b` for op ids (ints; anything else compares as Python would fail: false).
 fn py_gt(a: &J, b: &J) -> bool {
-    match (a.deref(), b.deref()) {
+    match (a.resolved(), b.resolved()) {
         (J::Int(x), J::Int(y)) => x > y,
         (J::Float(x), J::Float(y)) => x > y,
         (J::Int(x), J::Float(y)) => (*x as f64) > *y,
@@ -1629,10 +1679,8 @@ fn update_identity(c: &mut Conn, req: &Obj, kv: &Obj) {
 
 fn details_part(d: &Details, dirsrv: &mut Obj) {
     if d.abandoned {
-        if let Some(op) = dirsrv.get_mut("op") {
-            if let J::Obj(o) = op {
-                o.set(st("abandoned"), J::Bool(true));
-            }
+        if let Some(J::Obj(o)) = dirsrv.get_mut("op") {
+            o.set(st("abandoned"), J::Bool(true));
         }
     }
     if let Some(tk) = &d.target_key {

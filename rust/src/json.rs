@@ -33,18 +33,18 @@ impl J {
         J::Str(SmolStr::new(v))
     }
     #[inline]
-    pub fn deref(&self) -> &J {
+    pub fn resolved(&self) -> &J {
         match self {
-            J::Shared(a) => a.deref(),
+            J::Shared(a) => a.as_ref().resolved(),
             other => other,
         }
     }
     pub fn is_null(&self) -> bool {
-        matches!(self.deref(), J::Null)
+        matches!(self.resolved(), J::Null)
     }
     /// Python truthiness.
     pub fn truthy(&self) -> bool {
-        match self.deref() {
+        match self.resolved() {
             J::Null => false,
             J::Bool(b) => *b,
             J::Int(i) => *i != 0,
@@ -56,13 +56,13 @@ impl J {
         }
     }
     pub fn as_str(&self) -> Option<&str> {
-        match self.deref() {
+        match self.resolved() {
             J::Str(s) => Some(s.as_str()),
             _ => None,
         }
     }
     pub fn as_obj(&self) -> Option<&Obj> {
-        match self.deref() {
+        match self.resolved() {
             J::Obj(o) => Some(o),
             _ => None,
         }
@@ -73,7 +73,7 @@ impl J {
     }
     /// An owned (unshared) copy of an object value, for `dict(x)` copies.
     pub fn to_obj(&self) -> Obj {
-        match self.deref() {
+        match self.resolved() {
             J::Obj(o) => o.clone(),
             _ => Obj::default(),
         }

@@ -7,7 +7,8 @@ use smol_str::SmolStr;
 pub enum Parsed {
     Rec(Obj),
     Blank,
-    Header(String),
+    /// Banner text, and the instance a JSON header carries besides its version.
+    Header(String, Option<String>),
     Unknown,
     /// Python raised inside the parser: "parser error: <name>".
     Error(&'static str),
@@ -169,7 +170,7 @@ fn parse_search(body: &str, rec: &mut Obj) {
     // body[6:b]: b >= 6 unless the quote is inside `base="` itself (b == 5: empty)
     rec.set(st("base"), js(if b >= 6 { &body[6..b] } else { "" }));
     let rest = &body[b + 8..];
-    let sp = fb(&rest, b' ');
+    let sp = fb(rest, b' ');
     let scope = py::int(match sp {
         Some(sp) => &rest[..sp],
         None => rest,
@@ -219,7 +220,7 @@ fn parse_search(body: &str, rec: &mut Obj) {
             }
         }
     } else {
-        let sp = fb(&tail, b' ');
+        let sp = fb(tail, b' ');
         let word = match sp {
             Some(sp) => &tail[..sp],
             None => tail,
@@ -303,7 +304,7 @@ fn parse_request(verb: &str, body: &str, rec: &mut Obj) {
 
 fn parse_close(body: &str, mut rec: Obj) -> Obj {
     rec.set(st("kind"), js("close"));
-    let sp = fb(&body, b' ');
+    let sp = fb(body, b' ');
     let fd = match sp {
         Some(sp) if sp > 3 => jint(py::int(&body[3..sp])),
         _ => J::Null,
@@ -349,7 +350,7 @@ fn stamp_ok(t: &str) -> bool {
     }
     let mut rest = &t[20..];
     if rest.starts_with('.') {
-        let sp = fb(&rest, b' ');
+        let sp = fb(rest, b' ');
         let frac = match sp {
             Some(sp) => &rest[1..sp],
             None => &rest[1..],
@@ -373,7 +374,7 @@ pub fn parse_text(line: &str) -> Parsed {
             return Parsed::Blank;
         }
         if lb[0] == b'\t' || line.starts_with("389-Directory/") {
-            return Parsed::Header(py::strip(line).to_string());
+            return Parsed::Header(py::strip(line).to_string(), None);
         }
         return Parsed::Unknown;
     }
@@ -412,7 +413,7 @@ pub fn parse_text(line: &str) -> Parsed {
     }
     rec.push("conn", J::Int(conn));
     if let Some(after) = rest.strip_prefix("op=") {
-        let sp = match fb(&after, b' ') {
+        let sp = match fb(after, b' ') {
             Some(i) => i + 3,
             None => return Parsed::Unknown,
         };
@@ -436,7 +437,7 @@ pub fn parse_text(line: &str) -> Parsed {
         if internal {
             rec.push("internal", J::Bool(true));
         }
-        let (verb, tail) = match fb(&body, b' ') {
+        let (verb, tail) = match fb(body, b' ') {
             Some(sp) => (&body[..sp], &body[sp + 1..]),
             None => (body, ""),
         };
@@ -520,7 +521,7 @@ pub fn parse_text(line: &str) -> Parsed {
         return Parsed::Unknown;
     }
     if rest.starts_with("fd=") {
-        let sp = fb(&rest, b' ');
+        let sp = fb(rest, b' ');
         if rest.contains(" connection from ") {
             let sp = sp.unwrap();
             let sp2 = fb(&rest[sp + 1..], b' ').map(|i| i + sp + 1).unwrap();
@@ -587,7 +588,7 @@ pub fn parse_text(line: &str) -> Parsed {
 
 fn parse_tls(rest: &str, mut rec: Obj) -> Obj {
     rec.set(st("kind"), js("tls"));
-    let (proto, body) = match fb(&rest, b' ') {
+    let (proto, body) = match fb(rest, b' ') {
         Some(sp) => (&rest[..sp], &rest[sp + 1..]),
         None => (rest, ""),
     };
@@ -626,7 +627,7 @@ fn parse_stat(tail: &str, mut rec: Obj) -> Obj {
         return rec;
     }
     if body.starts_with("attribute=") {
-        let sp = fb(&body, b' ');
+        let sp = fb(body, b' ');
         let attribute = match sp {
             Some(sp) if sp >= 10 => &body[10..sp],
             Some(_) => "",
@@ -685,7 +686,7 @@ fn parse_result(tail: &str, mut rec: Obj) -> Obj {
     let mut text = text;
     if !text.is_empty() && text.ends_with('"') {
         if let Some(s) = text.rfind(" sid=\"") {
-            let v = if s + 6 <= text.len() - 1 { &text[s + 6..text.len() - 1] } else { "" };
+            let v = if s + 6 < text.len() { &text[s + 6..text.len() - 1] } else { "" };
             kv.set(st("sid"), js(v));
             text = &text[..s];
             rec.set(st("kv"), J::Obj(kv));
@@ -726,7 +727,7 @@ fn op_type_of_json(operation: &str) -> Option<&'static str> {
 
 /// Python int(x) for a JSON value: Err = TypeError/ValueError.
 fn json_int(v: &J) -> Option<i64> {
-    match v.deref() {
+    match v.resolved() {
         J::Int(i) => Some(*i),
         J::Bool(b) => Some(*b as i64),
         J::Float(f) if f.is_finite() => Some(f.trunc() as i64),
@@ -761,9 +762,11 @@ pub fn parse_json(line: &str) -> Parsed {
         if let Some(ho) = h.as_obj() {
             let v = ho.g("version");
             let v = if v.truthy() { v } else { ho.g("instance") };
-            return Parsed::Header(if v.truthy() { py::to_str(&v) } else { String::new() });
+            let inst = ho.g("instance");
+            let inst = if inst.truthy() { Some(py::to_str(&inst)) } else { None };
+            return Parsed::Header(if v.truthy() { py::to_str(&v) } else { String::new() }, inst);
         }
-        return Parsed::Header(py::to_str(h));
+        return Parsed::Header(py::to_str(h), None);
     }
     let operation = match obj.get("operation").and_then(|v| v.as_str()) {
         Some(o) => o.to_string(),

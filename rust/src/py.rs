@@ -118,7 +118,7 @@ pub fn float_repr(f: f64) -> String {
     }
     let k = d.len() as i32;
     let e = n - 1; // scientific exponent
-    if -4 <= e && e < 16 {
+    if (-4..16).contains(&e) {
         if n <= 0 {
             out.push_str("0.");
             for _ in 0..(-n) {
@@ -174,7 +174,7 @@ fn repr_str(s: &str, out: &mut String) {
 }
 
 fn repr_into(v: &J, out: &mut String) {
-    match v.deref() {
+    match v.resolved() {
         J::Str(s) => repr_str(s, out),
         J::List(l) => {
             out.push('[');
@@ -206,7 +206,7 @@ fn repr_obj(o: &Obj, out: &mut String) {
 
 /// `str(value)` / f-string formatting.
 pub fn to_str(v: &J) -> String {
-    match v.deref() {
+    match v.resolved() {
         J::Null => "None".into(),
         J::Bool(true) => "True".into(),
         J::Bool(false) => "False".into(),
