@@ -223,7 +223,11 @@ def tabify(req: Request, response: dict[str, Any]) -> list[Row]:
             return
         b = req.buckets[level]
         raw = (node.get(b.id) or {}).get("buckets", [])
-        items = raw.items() if isinstance(raw, dict) else ((x.get("key"), x) for x in raw)
+        if isinstance(raw, dict):  # filters: in the order the visualisation defines them, as Kibana shows them
+            labels = [f.get("label") or f["input"].get("query") or "*" for f in b.params.get("filters", [])]
+            items = [(k, raw[k]) for k in labels if k in raw] + [(k, v) for k, v in raw.items() if k not in labels]
+        else:
+            items = [(x.get("key"), x) for x in raw]
         for key, bucket in items:
             if b.type == "filters" and not bucket.get("doc_count"):
                 continue
