@@ -36,23 +36,21 @@ EVENT_TYPES = {
 
 
 @lru_cache(maxsize=4096)
-def _address(value: str | None) -> tuple[str | None, bool]:
-    """(address, is_ip) — LDAPI peers are `local` or a socket path, not IPs."""
-    if not value:
-        return None, False
+def _ip_of(value: str) -> str | None:
+    """The IP of a logged peer (an IPv6 `%iface` scope dropped), None for LDAPI `local` or a path."""
     host = value.split("%", 1)[0]
     try:
         ipaddress.ip_address(host)
-        return host, True
+        return host
     except ValueError:
-        return value, False
+        return None
 
 
 def _endpoint(value: str | None) -> dict[str, Any] | None:
-    address, is_ip = _address(value)
-    if address is None:
+    if not value:
         return None
-    return {"address": address, "ip": address} if is_ip else {"address": address}
+    ip = _ip_of(value)
+    return {"address": value, "ip": ip} if ip is not None else {"address": value}
 
 
 def _tls_version(protocol: str | None) -> tuple[str | None, str | None]:
@@ -123,7 +121,7 @@ class Enricher:
         if ident.get("haproxy_src"):
             conn["proxy_address"] = ident["haproxy_src"]
         parts["conn"] = conn
-        bind: Doc = {"dn": ident["bind_dn"]}
+        bind: Doc = {"dn": ident["bind_dn"]} if ident["bind_dn"] is not None else {}
         if ident.get("bind_method"):
             bind["method"] = ident["bind_method"]
         if ident.get("bind_mech"):
@@ -172,10 +170,15 @@ class Enricher:
         op: Doc = {"id": anchor.get("op"), "type": op_type, "status": ev.status, "internal": internal}
         op_key = f"{ident['key']}-{anchor.get('op')}"
         if internal:
-            op["internal_id"] = anchor.get("internal_id")
+            iid = anchor.get("internal_id")
+            op["internal_id"] = iid
             op["nesting"] = anchor.get("nesting")
-            op["parent_key"] = op_key
-            op_key = f"{op_key}-i{anchor.get('internal_id')}"
+            if ident["conn_id"] != 0:  # `conn=Internal`: no client operation triggered it
+                op["parent_key"] = op_key
+            if iid is None:  # 1.3 `conn=Internal op=-1`: only the time tells them apart
+                op_key = f"{op_key}-i@{anchor['t']}"
+            else:
+                op_key = f"{op_key}-i{iid}" + (f"-d{anchor['nesting']}" if anchor.get("nesting") else "")
         op["key"] = op_key
         dirsrv["op"] = op
         event: Doc = {"dataset": "dirsrv.access", "module": "dirsrv", "kind": "event",
@@ -273,13 +276,12 @@ class Enricher:
             letters = [n for n in notes.split(",") if n]
             dirsrv["notes"] = letters
             dirsrv["note_names"] = [NOTE_NAMES.get(n, n) for n in letters]
-            search = dirsrv.setdefault("search", {})
             if "A" in letters:
-                search["unindexed"] = "full"
+                dirsrv.setdefault("search", {})["unindexed"] = "full"
             elif "U" in letters:
-                search["unindexed"] = "partial"
+                dirsrv.setdefault("search", {})["unindexed"] = "partial"
             if "P" in letters:
-                search["paged"] = True
+                dirsrv.setdefault("search", {})["paged"] = True
         if "pr_idx" in kv:
             paged = dirsrv.setdefault("search", {}).setdefault("paged_results", {})
             for key, name in (("pr_idx", "index"), ("pr_cookie", "cookie")):
@@ -309,11 +311,12 @@ class Enricher:
                 search["filter_components"] = [f"{a}:{k}" for a, k in info.components]
                 if not info.valid:
                     search["filter_valid"] = False
-            attrs = _split_attrs(req.get("attrs"))
-            if attrs is None:
-                search["attrs_all"] = True
-            else:
-                search["attrs"] = attrs
+            if "attrs" in req:  # absent from the error forms of the request line
+                attrs = _split_attrs(req["attrs"])
+                if attrs is None:
+                    search["attrs_all"] = True
+                else:
+                    search["attrs"] = attrs
             if req.get("persistent"):
                 search["persistent"] = True
             if req.get("truncated"):
@@ -335,13 +338,17 @@ class Enricher:
                 bind["dn"] = req.get("dn", "")
             dirsrv["bind"] = bind
         elif op_type in ("ADD", "MOD", "DEL", "MODRDN", "CMP"):
-            dirsrv["target"] = {"dn": req.get("dn", "")}
+            if "dn" in req:
+                dirsrv["target"] = {"dn": req["dn"]}
             if op_type == "MODRDN":
-                modrdn: Doc = {"newrdn": req.get("newrdn", "")}
+                modrdn: Doc = {}
+                if "newrdn" in req:
+                    modrdn["newrdn"] = req["newrdn"]
                 sup = req.get("newsuperior")
                 if sup and sup != "(null)":
                     modrdn["newsuperior"] = sup
-                dirsrv["modrdn"] = modrdn
+                if modrdn:
+                    dirsrv["modrdn"] = modrdn
             elif op_type == "CMP":
                 dirsrv["compare"] = {"attribute": req.get("attr", "")}
         elif op_type == "EXT":

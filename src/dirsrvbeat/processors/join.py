@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..codes import STARTTLS_OID
-from ..timestamps import BadTimestamp, TimestampConverter
+from ..timestamps import BadTimestamp, TimestampConverter, parse_seconds
 from .parse import Record
 
 # Seconds a closed connection stays joinable: RESULTs of pipelined ops can follow Disconnect.
@@ -82,7 +82,9 @@ class Connection:
                 "conn_id": self.conn_id, "key": self.key, "src": self.src, "dst": self.dst,
                 "transport": self.transport, "tls_protocol": self.tls_protocol, "tls_bits": self.tls_bits,
                 "tls_cipher": self.tls_cipher, "tls_client_subject": self.tls_client_subject,
-                "bind_dn": self.bind_dn if self.bind_dn is not None else "", "bind_method": self.bind_method,
+                # never bound: anonymous if we saw it open, unknown (None) if it opened before the input
+                "bind_dn": self.bind_dn if self.bind_dn is not None else ("" if self.opened else None),
+                "bind_method": self.bind_method,
                 "bind_mech": self.bind_mech, "haproxy_src": self.haproxy_src,
             }
         return ident
@@ -145,6 +147,7 @@ class Joiner:
         self.pending: dict[tuple[int, int, int | None], dict[str, Any]] = {}
         self.closing: deque[tuple[float, int, str]] = deque()
         self.last_open_conn = -1
+        self.unprocessed: dict[tuple[int, int, int | None], str | None] = {}
         self.stats = JoinStats()
 
     # ------------------------------------------------------------------ helpers
@@ -155,11 +158,14 @@ class Joiner:
             self.stats.bad_timestamps += 1
             return None
 
-    def _conn(self, conn_id: int, t: str) -> Connection:
+    def _conn(self, conn_id: int, t: str, json_key: str | None = None) -> Connection:
+        """The connection, created on first sight when its open line is not in the input."""
         c = self.conns.get(conn_id)
         if c is None:
-            epoch = self._epoch(t) or 0.0
-            c = Connection(conn_id=conn_id, key=f"{int(epoch * 1000)}-{conn_id}", first_seen=t)
+            if json_key is None:
+                epoch = self._epoch(t) or 0.0
+                json_key = f"{int(epoch * 1000)}-{conn_id}"
+            c = Connection(conn_id=conn_id, key=json_key, first_seen=t)
             self.conns[conn_id] = c
         return c
 
@@ -180,7 +186,7 @@ class Joiner:
         elif kind == "close":
             self._close(rec)
         elif kind == "tls":
-            c = self._conn(rec["conn"], t)
+            c = self._conn(rec["conn"], t, rec.get("json_key"))
             if rec.get("bits") is not None:
                 c.tls_protocol = rec.get("protocol")
                 c.tls_bits = rec.get("bits")
@@ -195,11 +201,11 @@ class Joiner:
                 c.bind_dns.append(rec["client_dn"])
             c.changed()
         elif kind == "autobind":
-            c = self._conn(rec["conn"], t)
+            c = self._conn(rec["conn"], t, rec.get("json_key"))
             c.autobind_dn = rec.get("dn")
             c.changed()
         elif kind == "haproxy":
-            c = self._conn(rec["conn"], t)
+            c = self._conn(rec["conn"], t, rec.get("json_key"))
             c.haproxy_src = c.src
             c.src = rec.get("src") or c.src
             c.changed()
@@ -240,7 +246,7 @@ class Joiner:
                                          src=src, dst=dst, fd=rec.get("fd"), transport=transport)
 
     def _close(self, rec: Record) -> None:
-        c = self._conn(rec["conn"], rec["t"])
+        c = self._conn(rec["conn"], rec["t"], rec.get("json_key"))
         c.close = rec
         c.last_seen = rec["t"]
         epoch = self._epoch(rec["t"]) or 0.0
@@ -277,6 +283,8 @@ class Joiner:
         for k in stale:
             op = self.pending.pop(k)
             self._emit_unresolved(op, op_status, out)
+        if c.conn_id == 0 and c.opened is None:
+            return  # `conn=Internal`: the server's own operations, not a client connection
         out.append(ConnEvent(c, conn_status))
         self.stats.connections_emitted += 1
 
@@ -305,7 +313,7 @@ class Joiner:
     def _request(self, rec: Record, out: list[Any]) -> None:
         self.stats.requests += 1
         conn_id = rec["conn"]
-        c = self._conn(conn_id, rec["t"])
+        c = self._conn(conn_id, rec["t"], rec.get("json_key"))
         c.last_seen = rec["t"]
         op_type = rec["type"]
         ident = c.identity()
@@ -355,13 +363,16 @@ class Joiner:
         op = self.pending.pop(key, None)
         c = self.conns.get(conn_id)
         if c is None:
-            c = self._conn(conn_id, rec["t"])
+            c = self._conn(conn_id, rec["t"], rec.get("json_key"))
         c.last_seen = rec["t"]
         kv = rec["kv"]
         if op is None:
             self.stats.results_without_request += 1
             self.stats.ops_emitted += 1
-            out.append(OpEvent(None, rec, c.identity(), RESULT_ONLY, None))
+            details = None
+            if self.unprocessed and key in self.unprocessed:
+                details = {"unprocessed": self.unprocessed.pop(key)}
+            out.append(OpEvent(None, rec, c.identity(), RESULT_ONLY, details))
             return
         prev = op.pop("_prev", None)
         if prev is not None:
@@ -374,7 +385,7 @@ class Joiner:
             etime = kv.get("etime")
             if etime:
                 try:
-                    c.etime_total += float(etime)
+                    c.etime_total += parse_seconds(etime)
                 except ValueError:
                     pass
             notes = kv.get("notes")
@@ -425,6 +436,11 @@ class Joiner:
         key = (rec["conn"], rec.get("op"), rec.get("internal_id"))
         op = self.pending.get(key)
         if op is None:
+            if kind == "unprocessed":  # rejected before its request was logged: its RESULT follows
+                if len(self.unprocessed) > 10_000:
+                    self.unprocessed.clear()
+                self.unprocessed[key] = rec.get("error")
+                return
             self.stats.orphan_detail_lines += 1
             return
         details = op.get("details")
@@ -454,7 +470,8 @@ class Joiner:
         elif kind == "referral":
             details["referrals"] = details.get("referrals", 0) + 1
         elif kind == "ext_info":
-            details["ext_info"] = {k: v for k, v in rec.items() if k not in ("t", "conn", "op", "kind")}
+            details["ext_info"] = {k: v for k, v in rec.items()
+                                   if k not in ("t", "conn", "op", "kind", "json_key") and not k.startswith("_")}
         elif kind == "unprocessed":
             details["unprocessed"] = rec.get("error")
 

@@ -65,6 +65,8 @@ class Parse:
             stats.header_lines += 1
             if self.on_header is not None:
                 self.on_header(rec["text"])
+                if rec.get("instance"):  # the JSON header carries both banner facts
+                    self.on_header(str(rec["instance"]))
             return None
         if "t" not in rec or "conn" not in rec:
             self.reject(line, "missing timestamp or connection")
