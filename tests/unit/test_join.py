@@ -147,3 +147,21 @@ def test_request_logged_before_the_bind_result_gets_the_new_identity():
     srch = {d["dirsrv"]["op"]["id"]: d for d in ops if d["dirsrv"]["op"]["type"] == "SRCH"}
     assert srch[1]["dirsrv"]["bind"]["dn"] == "uid=user0042,ou=people,dc=example,dc=com"
     assert srch[3]["dirsrv"]["bind"]["dn"] == ""
+
+
+def test_bind_result_logged_after_the_whole_connection_still_sets_the_identity():
+    # real 2.3.1 ordering: the BIND RESULT came after the SRCH RESULT, the UNBIND and the Disconnect
+    ops, conns, _ = run(
+        "conn=188 fd=65 slot=65 connection from 127.0.0.1 to 127.0.0.1",
+        'conn=188 op=0 BIND dn="uid=user0042,ou=people,dc=example,dc=com" method=128 version=3',
+        'conn=188 op=1 SRCH base="ou=people,dc=example,dc=com" scope=2 filter="(uid=user0042)" attrs="cn"',
+        "conn=188 op=1 " + RES.format(0, 101),
+        "conn=188 op=2 UNBIND",
+        "conn=188 op=2 fd=65 Disconnect - Cleanly Closed Connection - U1",
+        'conn=188 op=0 ' + RES.format(0, 97) + ' dn="uid=user0042,ou=people,dc=example,dc=com"',
+    )
+    by_type = {d["dirsrv"]["op"]["type"]: d for d in ops}
+    assert set(by_type) == {"BIND", "SRCH", "UNBIND"}
+    assert by_type["SRCH"]["dirsrv"]["bind"]["dn"] == "uid=user0042,ou=people,dc=example,dc=com"
+    assert by_type["UNBIND"]["dirsrv"]["bind"]["dn"] == "uid=user0042,ou=people,dc=example,dc=com"
+    assert conns[0]["dirsrv"]["conn"]["bind_dns"] == ["uid=user0042,ou=people,dc=example,dc=com"]

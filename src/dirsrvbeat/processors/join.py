@@ -72,6 +72,9 @@ class Connection:
     # were sent under the new identity: their identity is settled by the BIND RESULT.
     bind_op: int | None = None
     awaiting_bind: list[list[Any]] = field(default_factory=list)
+    # ...and operations completed meanwhile wait for it too: the BIND RESULT can even be logged
+    # after the next op's RESULT, its UNBIND and the Disconnect (seen on 2.3.1).
+    held: list[dict[str, Any]] = field(default_factory=list)
     _identity: dict[str, Any] | None = field(default=None, repr=False)
 
     def identity(self) -> dict[str, Any]:
@@ -279,6 +282,8 @@ class Joiner:
     def _finish_conn(self, c: Connection, out: list[Any], conn_status: str, op_status: str) -> None:
         """Emit a connection's still-pending ops, then the connection itself."""
         conn_id = c.conn_id
+        if c.held:  # the BIND RESULT never came: they ran as whoever the connection is now
+            self._release_held(c, out)
         stale = [k for k in self.pending if k[0] == conn_id] if self.pending else []
         for k in stale:
             op = self.pending.pop(k)
@@ -321,8 +326,7 @@ class Joiner:
             c.ops += 1
             c.ops_by_type[op_type] = c.ops_by_type.get(op_type, 0) + 1
         if op_type == "UNBIND":
-            out.append(OpEvent(rec, None, ident, COMPLETE, None))
-            self.stats.ops_emitted += 1
+            self._emit(c, rec, None, ident, COMPLETE, None, out)
             return
         if op_type == "ABANDON":
             target = rec.get("targetop")
@@ -333,8 +337,7 @@ class Joiner:
                 if top is not None:
                     top["abandoned"] = True
                 details = {"target_key": f"{c.key}-{target}"}
-            out.append(OpEvent(rec, None, ident, COMPLETE, details))
-            self.stats.ops_emitted += 1
+            self._emit(c, rec, None, ident, COMPLETE, details, out)
             return
         key = (conn_id, rec["op"], rec.get("internal_id"))
         op = {"req": rec, "ident": ident}
@@ -394,11 +397,34 @@ class Joiner:
             op_type = req["type"]
             if op_type == "BIND":
                 self._bound(c, req, rec, kv)
-            elif op_type == "EXT" and req.get("oid") == STARTTLS_OID and kv.get("err") == "0":
+                out.append(OpEvent(req, rec, op["ident"], COMPLETE, op.get("details")))
+                self.stats.ops_emitted += 1
+                if c.bind_op is None and c.held:
+                    self._release_held(c, out)
+                return
+            if op_type == "EXT" and req.get("oid") == STARTTLS_OID and kv.get("err") == "0":
                 c.transport = "starttls"
                 c.changed()
-        out.append(OpEvent(req, rec, op["ident"], COMPLETE, op.get("details")))
+        self._emit(c, req, rec, op["ident"], COMPLETE, op.get("details"), out)
+
+    def _emit(self, c: Connection, req: Record, res: Record | None, ident: dict[str, Any], status: str,
+              details: dict[str, Any] | None, out: list[Any]) -> None:
+        """Emit an operation, or hold it while a BIND logged before it still lacks its RESULT."""
+        if c.bind_op is not None and not req.get("internal") and req.get("op", -1) > c.bind_op:
+            if len(c.held) < 64:
+                c.held.append({"req": req, "res": res, "status": status, "details": details})
+                return
+            c.bind_op = None  # that BIND's RESULT is not coming: stop waiting
+            self._release_held(c, out)
+        out.append(OpEvent(req, res, ident, status, details))
         self.stats.ops_emitted += 1
+
+    def _release_held(self, c: Connection, out: list[Any]) -> None:
+        ident = c.identity()
+        for h in c.held:
+            out.append(OpEvent(h["req"], h["res"], ident, h["status"], h["details"]))
+            self.stats.ops_emitted += 1
+        c.held = []
 
     def _bound(self, c: Connection, req: Record, res: Record, kv: dict[str, str]) -> None:
         if c.bind_op == req.get("op"):
