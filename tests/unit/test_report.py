@@ -24,6 +24,7 @@ from dirsrvbeat.report.sketch import OTHER, CappedMap, LogHistogram, TopN
 from dirsrvbeat.report.timeline import Timeline
 
 LOG = Path(__file__).parent.parent / "data" / "samples" / "access.full.log"
+GOLDEN = sorted((Path(__file__).parent.parent / "golden").glob("*/*.log"))
 
 
 @pytest.fixture(scope="module")
@@ -275,6 +276,24 @@ def test_stdin(monkeypatch, capsys):
     assert main(["access", "report", "--json", "-"]) == 0
     model = json.loads(capsys.readouterr().out)
     assert model["totals"]["operations"] == 6978
+
+
+@pytest.mark.parametrize("log", GOLDEN, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_format_version(log):
+    """1.3 to 3.x text and 3.x JSON logs: the report counts what the golden documents hold."""
+    rep = build_report(ReportOptions(paths=[str(log)]))
+    expected = log.with_name(log.name + "-expected.ndjson")
+    if not expected.exists():
+        pytest.skip("no golden documents")
+    docs = [json.loads(line) for line in expected.read_text().splitlines() if line.strip()]
+    ops = [d for d in docs if d["event"]["dataset"] == "dirsrv.access" and not d["dirsrv"]["op"]["internal"]]
+    conns = [d for d in docs if d["event"]["dataset"] == "dirsrv.connection"]
+    assert rep["totals"]["operations"] == len(ops)
+    assert rep["connections"]["count"] == len(conns)
+    assert rep["latency"]["etime"]["count"] == sum(1 for d in ops if "etime" in d["dirsrv"].get("timing", {}))
+    assert rep["unindexed"]["searches"] == sum(1 for d in ops if d["dirsrv"].get("search", {}).get("unindexed"))
+    render_text(rep, io.StringIO(), tty=False)
+    assert render_html(rep).endswith("</html>")
 
 
 # ---------------------------------------------------------------------------------------- renderers, CLI

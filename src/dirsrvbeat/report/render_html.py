@@ -21,7 +21,8 @@ code,.mono{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:12p
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}
 .card{background:#f0f3f6;border-radius:6px;padding:8px 14px;min-width:120px}
 .card b{display:block;font-size:19px}.card span{color:#5a6570;font-size:12px}
-figure{margin:8px 0 14px}figcaption{color:#5a6570;font-size:12px;margin-top:2px}
+figure{margin:8px 0 14px}svg.chart-svg{max-width:100%;height:auto}
+figcaption{color:#5a6570;font-size:12px;margin-top:2px}
 .advice{border-left:4px solid #3a9a5b;padding:4px 12px;margin:8px 0;background:#f4faf6}
 .advice.no{border-color:#d6a21e;background:#fdf9ee}.cmd{background:#1d232a;color:#e6edf3;padding:4px 8px;
 border-radius:4px;display:block;margin:3px 0;white-space:pre-wrap}.note{color:#5a6570;font-size:12px}
