@@ -275,9 +275,9 @@ class TextRenderer:
                   "(objectClass, attr=*) come from nsslapd-idlistscanlimit, not from a missing index.", "dim")
 
     def _who(self, m: dict[str, Any]) -> None:
-        for label, key, col in (("Bind DNs", "bind_dns", "bind DN"), ("Clients", "clients", "client")):
+        for label, key, col in (("bind DNs", "bind_dns", "bind DN"), ("clients", "clients", "client")):
             data = m[key]
-            self.heading(f"Top {label.lower()} ({fmt_n(data['count'])} distinct"
+            self.heading(f"Top {label} ({fmt_n(data['count'])} distinct"
                          f"{', capped' if data.get('capped') else ''})")
             for order, title in (("by_ops", "by operations"), ("by_etime", "by total etime")):
                 rows = data[order]
