@@ -880,7 +880,7 @@ impl Engine {
             let mut details = None;
             if let Some(ts) = target.as_str() {
                 if py::isdigit(ts) {
-                    if let Ok(ti) = ts.parse::<i64>() {
+                    if let Ok(ti) = py::int(ts).ok_or(()) {
                         let tkey = (key_of(&conn_id), K::I(ti), K::N);
                         if let Some((_, top)) = self.pending.get_mut(&tkey) {
                             top.abandoned = true;
@@ -1133,7 +1133,7 @@ impl Engine {
             None => {
                 let tag = res.and_then(|r| kv_of(r).gstr("tag"));
                 match tag {
-                    Some(t) if py::isdigit(t) => t.parse::<i64>().map(tag_to_op_type).unwrap_or("UNKNOWN").to_string(),
+                    Some(t) if py::isdigit(t) => py::int(t).ok_or(()).map(tag_to_op_type).unwrap_or("UNKNOWN").to_string(),
                     _ => "UNKNOWN".to_string(),
                 }
             }
@@ -1241,7 +1241,7 @@ impl Engine {
         }
         if let Some(tag) = kv.gstr("tag") {
             if py::isdigit(tag) {
-                if let Ok(ti) = tag.parse::<i64>() {
+                if let Ok(ti) = py::int(tag).ok_or(()) {
                     result.push("tag", J::Int(ti));
                     result.push("tag_name", js(tag_name(ti).unwrap_or(tag)));
                 }
@@ -1249,7 +1249,7 @@ impl Engine {
         }
         if let Some(ne) = kv.gstr("nentries") {
             if py::isdigit(ne) {
-                if let Ok(n) = ne.parse::<i64>() {
+                if let Ok(n) = py::int(ne).ok_or(()) {
                     result.push("nentries", J::Int(n));
                 }
             }
@@ -1293,18 +1293,18 @@ impl Engine {
             };
             let mut pool = Obj::with_capacity(3);
             if py::isdigit(busy) {
-                if let Ok(b) = busy.parse::<i64>() {
+                if let Ok(b) = py::int(busy).ok_or(()) {
                     pool.push("busy", J::Int(b));
                 }
             }
             if py::isdigit(wmax) {
-                if let Ok(m) = wmax.parse::<i64>() {
+                if let Ok(m) = py::int(wmax).ok_or(()) {
                     pool.push("max", J::Int(m));
                 }
             }
             if let Some(q) = kv.gstr("wqdepth") {
                 if py::isdigit(q) {
-                    if let Ok(q) = q.parse::<i64>() {
+                    if let Ok(q) = py::int(q).ok_or(()) {
                         pool.push("queue_depth", J::Int(q));
                     }
                 }
@@ -1468,14 +1468,14 @@ impl Engine {
                 ab.push("target_found", J::Bool(py::isdigit(&tstr)));
                 if let Some(m) = req.gstr("msgid") {
                     if py::isdigit(m) {
-                        if let Ok(v) = m.parse::<i64>() {
+                        if let Ok(v) = py::int(m).ok_or(()) {
                             ab.push("msgid", J::Int(v));
                         }
                     }
                 }
                 if let Some(m) = req.gstr("nentries") {
                     if py::isdigit(m) {
-                        if let Ok(v) = m.parse::<i64>() {
+                        if let Ok(v) = py::int(m).ok_or(()) {
                             ab.push("nentries", J::Int(v));
                         }
                     }

@@ -7,6 +7,7 @@ pub mod json;
 pub mod parse;
 pub mod py;
 pub mod ts;
+pub mod unidigits;
 
 #[cfg(feature = "python")]
 mod python {

@@ -334,6 +334,9 @@ fn parse_close(body: &str, mut rec: Obj) -> Obj {
 
 /// `DD/Mon/YYYY:HH:MM:SS[.fraction] +hhmm` (parse.py _stamp_ok).
 fn stamp_ok(t: &str) -> bool {
+    if !t.is_ascii() {
+        return stamp_ok_chars(t);
+    }
     let b = t.as_bytes();
     if b.len() < 20 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[14] != b':' || b[17] != b':' {
         return false;
@@ -367,6 +370,41 @@ fn stamp_ok(t: &str) -> bool {
     rest.is_empty() || (r.len() == 6 && r[0] == b' ' && (r[1] == b'+' || r[1] == b'-') && py::isdigit(&rest[2..]))
 }
 
+/// stamp_ok for a stamp with non-ASCII characters (Python indexes characters; `isdigit` is Unicode).
+fn stamp_ok_chars(t: &str) -> bool {
+    let c: Vec<char> = t.chars().collect();
+    if c.len() < 20 || c[2] != '/' || c[6] != '/' || c[11] != ':' || c[14] != ':' || c[17] != ':' {
+        return false;
+    }
+    let mon: String = c[3..6].iter().collect();
+    if !["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].contains(&mon.as_str()) {
+        return false;
+    }
+    for i in [0, 1, 7, 8, 9, 10, 12, 13, 15, 16, 18, 19] {
+        if !py::is_digit_char(c[i]) {
+            return false;
+        }
+    }
+    let mut rest: &[char] = &c[20..];
+    if rest.first() == Some(&'.') {
+        let sp = rest.iter().position(|&x| x == ' ');
+        let frac = match sp {
+            Some(sp) => &rest[1..sp],
+            None => &rest[1..],
+        };
+        if frac.is_empty() || !frac.iter().all(|&x| py::is_digit_char(x)) {
+            return false;
+        }
+        rest = match sp {
+            Some(sp) => &rest[sp..],
+            None => &[],
+        };
+    }
+    rest.is_empty()
+        || (rest.len() == 6 && rest[0] == ' ' && (rest[1] == '+' || rest[1] == '-')
+            && rest[2..].iter().all(|&x| py::is_digit_char(x)))
+}
+
 pub fn parse_text(line: &str) -> Parsed {
     let lb = line.as_bytes();
     if lb.is_empty() || lb[0] != b'[' {
@@ -397,7 +435,7 @@ pub fn parse_text(line: &str) -> Parsed {
     let mut internal = false;
     let conn;
     if py::isdigit(conn_tok) {
-        conn = match conn_tok.parse::<i64>() {
+        conn = match py::int(conn_tok).ok_or(()) {
             Ok(c) => c,
             Err(_) => return Parsed::Error("ValueError"),
         };
@@ -604,7 +642,7 @@ fn parse_tls(rest: &str, mut rec: Obj) -> Obj {
         None => (first, ""),
     };
     if py::isdigit(bits) {
-        rec.set(st("bits"), jint(bits.parse::<i64>().ok()));
+        rec.set(st("bits"), jint(py::int(bits).ok_or(()).ok()));
         rec.set(st("cipher"), js(cipher));
     } else {
         rec.set(st("message"), js(body));

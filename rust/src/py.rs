@@ -1,6 +1,41 @@
 //! Python string and number semantics the reference implementation relies on.
 
 use crate::json::{shortest_digits, Obj, J};
+use crate::unidigits::{DECIMAL, DIGIT};
+
+fn in_table(c: char) -> Option<u8> {
+    let cp = c as u32;
+    let i = DECIMAL.partition_point(|r| r.1 < cp);
+    match DECIMAL.get(i) {
+        Some(&(a, _, v)) if a <= cp => Some(v + (cp - a) as u8),
+        _ => None,
+    }
+}
+
+/// A non-ASCII number turned into ASCII the way int()/float() read it (decimal digits -> 0-9).
+pub fn ascii_number(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else if let Some(v) = in_table(c) {
+            out.push((b'0' + v) as char);
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+#[inline]
+pub fn is_digit_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    let cp = c as u32;
+    let i = DIGIT.partition_point(|r| r.1 < cp);
+    matches!(DIGIT.get(i), Some(&(a, _)) if a <= cp)
+}
 
 /// `str.isspace()` for one character.
 #[inline]
@@ -27,10 +62,13 @@ pub fn split_ws(s: &str) -> impl Iterator<Item = &str> {
     s.split(is_space).filter(|p| !p.is_empty())
 }
 
-/// `str.isdigit()` (ASCII digits; see docs/fast-path.md about other Unicode digits).
+/// `str.isdigit()` (Unicode: also `²`, `٣`, ...).
 #[inline]
 pub fn isdigit(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+    if s.is_ascii() {
+        return !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    }
+    s.chars().all(is_digit_char)
 }
 
 /// `str.isalnum()`.
@@ -56,10 +94,19 @@ fn strip_underscores(s: &str) -> Option<std::borrow::Cow<'_, str>> {
     Some(std::borrow::Cow::Owned(s.replace('_', "")))
 }
 
+/// The whitespace int() and float() ignore around a number: unlike str.strip(), not \x1c-\x1f.
+#[inline]
+fn num_strip(s: &str) -> &str {
+    s.trim_matches(|c: char| c != '\x1c' && c != '\x1d' && c != '\x1e' && c != '\x1f' && is_space(c))
+}
+
 /// `int(s)` for a str: surrounding whitespace, a sign, digits with `_`. None = ValueError
 /// (or a value beyond 64 bits).
 pub fn int(s: &str) -> Option<i64> {
-    let t = strip(s);
+    let t = num_strip(s);
+    if !t.is_ascii() {
+        return int(&ascii_number(t)?);
+    }
     let (neg, body) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
@@ -79,7 +126,10 @@ pub fn int(s: &str) -> Option<i64> {
 
 /// `float(s)` for a str.
 pub fn float(s: &str) -> Option<f64> {
-    let t = strip(s);
+    let t = num_strip(s);
+    if !t.is_ascii() {
+        return float(&ascii_number(t)?);
+    }
     if t.is_empty() {
         return None;
     }

@@ -130,7 +130,11 @@ impl Ts {
     fn frac_value(frac: &str) -> f64 {
         let mut s = String::with_capacity(frac.len() + 2);
         s.push_str("0.");
-        s.push_str(frac);
+        if frac.is_ascii() {
+            s.push_str(frac);
+        } else {
+            s.push_str(&py::ascii_number(frac).unwrap_or_default());
+        }
         s.parse().unwrap_or(0.0)
     }
 
@@ -207,9 +211,13 @@ impl Ts {
                 if !py::isdigit(f) {
                     return None;
                 }
-                let b = f.as_bytes();
-                for i in 0..3 {
-                    iso.push(if i < b.len() { b[i] as char } else { '0' });
+                let mut n = 0;
+                for c in f.chars().take(3) {
+                    iso.push(c);
+                    n += 1;
+                }
+                for _ in n..3 {
+                    iso.push('0');
                 }
                 iso.push_str(&e.iso_tz);
                 Some((e.epoch as f64 + Self::frac_value(f), iso))
