@@ -11,9 +11,16 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv || { apt-get update -qq && apt-get install -y -qq python3-venv && "$PY" -m venv .venv; }
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
-.venv/bin/pip install -q -e '.[dev]'
+backend=${DIRSRVBEAT_BACKEND:-local}
+case " $* " in *" --backend testcontainers "*|*" --backend=testcontainers "*) backend=testcontainers ;; esac
+if [ "$backend" = testcontainers ]; then
+    .venv/bin/pip install -q -e '.[dev,testcontainers]'
+else
+    .venv/bin/pip install -q -e '.[dev]'
+fi
 
 wants_integration=1
+[ "$backend" = testcontainers ] && wants_integration=0  # Docker provides the servers
 case " $* " in *" -m unit "*|*"-m unit"*) wants_integration=0 ;; esac
 if [ "$wants_integration" = 1 ]; then
     if [ "${DIRSRVBEAT_DS:-}" != none ]; then

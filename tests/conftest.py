@@ -38,6 +38,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _backend() -> str:
+    """The backend, decided when this module loads (fixtures are chosen at import time)."""
+    argv = sys.argv
+    for i, arg in enumerate(argv):
+        if arg == "--backend" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--backend="):
+            return arg.split("=", 1)[1]
     return os.environ.get("DIRSRVBEAT_BACKEND", "local")
 
 
