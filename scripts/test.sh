@@ -26,6 +26,8 @@ if [ "$wants_integration" = 1 ]; then
     if [ "${DIRSRVBEAT_DS:-}" != none ]; then
         bash scripts/ds/ds.sh install
     fi
+    # headless Chromium renders the HTML report in its integration test
+    command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || true
     if [ "${DIRSRVBEAT_ES_VERSIONS:-}" != none ] && [ -x scripts/es/install-prereqs.sh ]; then
         bash scripts/es/install-prereqs.sh
         # fetch every version of the matrix once (Maven cache in ~/.m2); servers start on demand

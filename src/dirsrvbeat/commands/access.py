@@ -37,9 +37,12 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_parse)
 
     for optional in ("ship", "report"):
+        name = f"dirsrvbeat.commands.access_{optional}"
         try:
-            module = __import__(f"dirsrvbeat.commands.access_{optional}", fromlist=["add_parser"])
-        except ModuleNotFoundError:
+            module = __import__(name, fromlist=["add_parser"])
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a broken import inside the module must not hide the command
+                raise
             continue
         module.add_parser(asub)
 
