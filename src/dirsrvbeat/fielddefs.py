@@ -58,22 +58,7 @@ def field_map() -> dict[str, Field]:
 
 
 def mapping_properties(keyword_ignore_above: int = 1024) -> dict[str, Any]:
-    """Nested `properties` for an Elasticsearch mapping (types valid from 6.x to 9.x)."""
-    root: dict[str, Any] = {}
-    for f in load_fields():
-        parts = f.name.split(".")
-        node = root
-        for part in parts[:-1]:
-            holder = node.setdefault(part, {"properties": {}})
-            holder.pop("type", None) if holder.get("type") == "object" else None
-            node = holder.setdefault("properties", {})
-        leaf = node.setdefault(parts[-1], {})
-        if f.type == "object":
-            leaf.setdefault("properties", {})
-            continue
-        leaf["type"] = f.type
-        if f.type == "keyword":
-            leaf["ignore_above"] = f.ignore_above or keyword_ignore_above
-        for key, value in f.extra:
-            leaf[key] = value
-    return root
+    """Nested `properties` for an Elasticsearch mapping of every field (types valid from 6.x to 9.x)."""
+    from .es.templates import properties
+
+    return properties(load_fields(), keyword_ignore_above)

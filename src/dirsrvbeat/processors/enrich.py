@@ -200,15 +200,7 @@ class Enricher:
         details = ev.details
         if details:
             self._details(details, dirsrv)
-        if "source" in parts:
-            doc["source"] = parts["source"]
-        if "destination" in parts:
-            doc["destination"] = parts["destination"]
-        if "tls" in parts:
-            doc["tls"] = parts["tls"]
-        doc["service"] = self.service
-        if self.host:
-            doc["host"] = self.host
+        self._common(doc, parts)
         if file_path is not None:
             doc["log"] = {"file": {"path": file_path}, "offset": offset}
         doc["dirsrv"] = dirsrv
@@ -407,6 +399,15 @@ class Enricher:
         if "unprocessed" in details:
             dirsrv["request_error"] = details["unprocessed"]
 
+    def _common(self, doc: Doc, parts: Doc) -> None:
+        """The connection's peer and TLS facts, and the server's, shared by every document."""
+        for key in ("source", "destination", "tls"):
+            if key in parts:
+                doc[key] = parts[key]
+        doc["service"] = self.service
+        if self.host:
+            doc["host"] = self.host
+
     # ---------------------------------------------------------------- connections
     def conn_doc(self, ev: ConnEvent) -> Doc:
         c = ev.conn
@@ -448,15 +449,7 @@ class Enricher:
         else:
             event["outcome"] = "unknown"
         doc: Doc = {"@timestamp": start_iso or end_iso, "event": event}
-        if "source" in parts:
-            doc["source"] = parts["source"]
-        if "destination" in parts:
-            doc["destination"] = parts["destination"]
-        if "tls" in parts:
-            doc["tls"] = parts["tls"]
-        doc["service"] = self.service
-        if self.host:
-            doc["host"] = self.host
+        self._common(doc, parts)
         doc["dirsrv"] = dirsrv
         if self.with_ids:
             event["id"] = self.doc_id(f"conn-{c.key}", None, None)
