@@ -228,6 +228,15 @@ struct Conn {
     ident: Option<Arc<Ident>>,
     bind_op: J,
     awaiting_bind: Vec<PKey>,
+    held: Vec<Held>,
+}
+
+/// An operation completed while a BIND logged before it still lacks its RESULT.
+struct Held {
+    req: Obj,
+    res: Option<Obj>,
+    status: &'static str,
+    details: Option<Details>,
 }
 
 impl Conn {
@@ -237,7 +246,7 @@ impl Conn {
             tls_protocol: J::Null, tls_bits: J::Null, tls_cipher: J::Null, tls_client_subject: J::Null,
             bind_dn: J::Null, bind_method: J::Null, bind_mech: J::Null, autobind_dn: J::Null, bind_dns: Vec::new(),
             haproxy_src: J::Null, ops: 0, ops_by_type: Vec::new(), etime_total: 0.0, unindexed: 0, failed_binds: 0,
-            last_seen: None, close: None, ident: None, bind_op: J::Null, awaiting_bind: Vec::new(),
+            last_seen: None, close: None, ident: None, bind_op: J::Null, awaiting_bind: Vec::new(), held: Vec::new(),
         }
     }
 
@@ -799,6 +808,12 @@ impl Engine {
     }
 
     fn finish_conn(&mut self, mut c: Conn, conn_status: &str, op_status: &str) {
+        if !c.held.is_empty() {
+            // the BIND RESULT never came: they ran as whoever the connection is now
+            let ident = c.identity();
+            let held = std::mem::take(&mut c.held);
+            self.emit_held(held, &ident);
+        }
         if !self.pending.is_empty() {
             let ck = key_of(&c.conn_id);
             let mut stale: Vec<(u64, PKey)> =
@@ -871,8 +886,7 @@ impl Engine {
             }
         }
         if op_type == "UNBIND" {
-            self.op_doc(Some(&rec), None, &ident, COMPLETE, None);
-            self.stats.ops_emitted += 1;
+            self.emit(key_of(&conn_id), rec, None, ident, COMPLETE, None);
             return;
         }
         if op_type == "ABANDON" {
@@ -890,8 +904,7 @@ impl Engine {
                     details = Some(Details { target_key: Some(format!("{}-{}", ckey, ts)), ..Default::default() });
                 }
             }
-            self.op_doc(Some(&rec), None, &ident, COMPLETE, details.as_ref());
-            self.stats.ops_emitted += 1;
+            self.emit(key_of(&conn_id), rec, None, ident, COMPLETE, details);
             return;
         }
         let key: PKey = (key_of(&conn_id), key_of(&rec.g("op")), key_of(&rec.g("internal_id")));
@@ -985,6 +998,15 @@ impl Engine {
                         }
                     }
                 }
+                let ident = op.ident.clone();
+                self.op_doc(Some(&op.req), Some(&rec), &ident, COMPLETE, op.details.as_ref());
+                self.stats.ops_emitted += 1;
+                let ck = key_of(&conn_id);
+                let c = &self.conns.get(&ck).unwrap().1;
+                if c.bind_op.is_null() && !c.held.is_empty() {
+                    self.release_held(&ck);
+                }
+                return;
             } else if op_type == "EXT" && op.req.get("oid").map(|o| o.eq_str(STARTTLS_OID)).unwrap_or(false)
                 && kv.get("err").map(|e| e.eq_str("0")).unwrap_or(false)
             {
@@ -993,8 +1015,39 @@ impl Engine {
             }
         }
         let ident = op.ident.clone();
-        self.op_doc(Some(&op.req), Some(&rec), &ident, COMPLETE, op.details.as_ref());
+        self.emit(key_of(&conn_id), op.req, Some(rec), ident, COMPLETE, op.details);
+    }
+
+    /// Joiner._emit: emit an operation, or hold it while a BIND logged before it lacks its RESULT.
+    fn emit(&mut self, ck: K, req: Obj, res: Option<Obj>, ident: Arc<Ident>, status: &'static str,
+            details: Option<Details>) {
+        let c = &mut self.conns.get_mut(&ck).unwrap().1;
+        if !c.bind_op.is_null() && !req.truthy("internal")
+            && py_gt(&req.get("op").cloned().unwrap_or(J::Int(-1)), &c.bind_op)
+        {
+            if c.held.len() < 64 {
+                c.held.push(Held { req, res, status, details });
+                return;
+            }
+            c.bind_op = J::Null;
+            self.release_held(&ck);
+        }
+        self.op_doc(Some(&req), res.as_ref(), &ident, status, details.as_ref());
         self.stats.ops_emitted += 1;
+    }
+
+    fn release_held(&mut self, ck: &K) {
+        let c = &mut self.conns.get_mut(ck).unwrap().1;
+        let ident = c.identity();
+        let held = std::mem::take(&mut c.held);
+        self.emit_held(held, &ident);
+    }
+
+    fn emit_held(&mut self, held: Vec<Held>, ident: &Arc<Ident>) {
+        for h in held {
+            self.op_doc(Some(&h.req), h.res.as_ref(), ident, h.status, h.details.as_ref());
+            self.stats.ops_emitted += 1;
+        }
     }
 
     fn detail(&mut self, rec: Obj, kind: &str) {
