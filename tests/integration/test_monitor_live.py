@@ -49,7 +49,7 @@ def rules(src: str) -> list[dict]:
         {"workload": "other", "rule": f'ip != "{src}"', "name": "not-this-test"},
         {"workload": "pipelining", "rule": "threads_blocked > 0"},
         {"workload": "large-long", "rule": 'bind_dn in ["uid=svc-sync,ou=services,dc=example,dc=com"]'},
-        {"workload": "small-long", "rule": "connection_age_seconds >= 3"},
+        {"workload": "small-long", "rule": "connection_age_seconds >= 4"},
         {"workload": "unknown", "rule": 'bind_dn == "NULLDN"'},
         {"workload": "small-short", "rule": "true"},
     ]
@@ -76,9 +76,11 @@ class Clients:
 
     def open(self, who, bind=True, strategy=ldap3.SYNC, searches=0):
         user, pw = self.ds.credentials(who)
-        kw = {"receive_timeout": 30} if strategy != ldap3.ASYNC else {}
+        # receive_timeout also for ASYNC: without it ldap3's receiver thread drops a connection that
+        # stays idle longer than the connect timeout (5 s)
         c = ldap3.Connection(self.ds.server(), user=user, password=pw, client_strategy=strategy,
-                             source_address=self.src, auto_referrals=False, raise_exceptions=False, **kw)
+                             source_address=self.src, auto_referrals=False, raise_exceptions=False,
+                             receive_timeout=30)
         c.open()
         if bind and user:
             assert c.bind(), c.result
@@ -131,7 +133,7 @@ def test_workloads_and_histograms_on_a_real_server(dirsrv, tmp_path, src):
         pool = [clients.open("svc-portal", searches=3) for _ in range(3)]          # long-lived pool
         sync = [clients.open("svc-sync", searches=5) for _ in range(2)]            # bulk account
         clients.pipelined("svc-report", n=60)                                      # pipelining
-        time.sleep(max(0.0, 4.5 - (time.monotonic() - t0)))                        # pool ages >= 3 s
+        time.sleep(max(0.0, 6.5 - (time.monotonic() - t0)))                        # pool ages >= 4 s
         short = [clients.open("svc-mail", searches=1) for _ in range(4)]           # short burst, still open
         anon = [clients.open(None, bind=False, searches=1) for _ in range(2)]      # anonymous
         scrape = Collector(cfg).scrape()
@@ -164,7 +166,7 @@ def test_workloads_and_histograms_on_a_real_server(dirsrv, tmp_path, src):
     assert bucket(scrape, "ops_per_connection", "pipelining", 100.0) == 1
     assert scrape.histograms["ops_per_connection"]["small-long"].sum == \
         sum(r.conn.ops_initiated for r in got["small-long"]) >= 3 * 4
-    # connection age (server clock): the pool is >= 3 s old, the burst is not
+    # connection age (server clock): the pool is >= 4 s old, the burst is not
     assert bucket(scrape, "connection_age_seconds", "small-long", 1.0) == 0
     assert bucket(scrape, "connection_age_seconds", "small-long", 10.0) == 3
     assert bucket(scrape, "connection_age_seconds", "small-short", 1.0) == 4
@@ -333,3 +335,51 @@ def test_collect_cli_twice_gives_deltas(dirsrv, tmp_path):
     assert "initiated_delta" not in servers[0]["server"]["ops"]
     assert servers[1]["server"]["ops"]["initiated_delta"] > 0 and servers[1]["interval"] >= 1
     assert len({d["event"]["id"] for d in docs}) == len(docs)
+
+
+# ------------------------------------------------------------------------------------ Elasticsearch
+@pytest.mark.elasticsearch
+def test_collect_into_elasticsearch(dirsrv, es, tmp_path, src):
+    """`monitor collect --output elasticsearch` with the templates of `dirsrvbeat setup`: every
+    document indexed (bucketed gauges included, +Inf bucket too) and the histogram queryable."""
+    prefix = f"monitest{uuid.uuid4().hex[:8]}"
+    cfg_file = tmp_path / "dirsrvbeat.yml"
+    cfg_file.write_text(
+        f"elasticsearch:\n  hosts: ['{es.url}']\n  index_prefix: {prefix}\n"
+        "  bulk: {max_retries: 2, initial_backoff: 0.5s, max_backoff: 2s}\n"
+        f"monitor:\n  url: '{dirsrv.ldapi_url}'\n  sasl_external: true\n  state_dir: {tmp_path / 'state'}\n"
+        f"  rules:\n    - {json.dumps(rules(src)[0])}\n    - {{workload: small-short, rule: 'true'}}\n")
+    clients = Clients(dirsrv, src)
+    try:
+        setup = subprocess.run([sys.executable, "-m", "dirsrvbeat", "setup", "-c", str(cfg_file), "--no-ilm"],
+                               capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        for _ in range(3):
+            clients.open("svc-mail", searches=1)
+        proc = subprocess.run([sys.executable, "-m", "dirsrvbeat", "monitor", "collect", "-c", str(cfg_file),
+                               "--output", "elasticsearch"], capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert proc.returncode == 0, proc.stderr
+        es.ok("POST", f"/{prefix}-monitor-*/_refresh")
+        total = es.ok("GET", f"/{prefix}-monitor-*/_count")["count"]
+        assert total > 50
+        body = {"size": 20, "query": {"bool": {"filter": [
+            {"term": {"dirsrv.monitor.metricset": "histogram"}},
+            {"term": {"dirsrv.workload": "small-short"}},
+            {"term": {"dirsrv.monitor.histogram.name": "ops_per_connection"}}]}},
+            "sort": [{"dirsrv.monitor.histogram.bucket_index": "asc"}]}
+        hits = es.ok("POST", f"/{prefix}-monitor-*/_search", body)["hits"]["hits"]
+        rows = [h["_source"]["dirsrv"]["monitor"]["histogram"] for h in hits]
+        assert rows[-1]["le_label"] == "+Inf" and rows[-1]["count"] == 3
+        assert [r["le_label"] for r in rows][:2] == ["1.0", "2.0"] and rows[0]["count"] == 0
+        assert all(h["_id"] == h["_source"]["event"]["id"] for h in hits)
+        # the same scrape again is idempotent (same server second -> same _id) or adds one more scrape
+        mapping = es.ok("GET", f"/{prefix}-monitor-*/_mapping")
+        props = next(iter(mapping.values()))["mappings"]
+        props = props.get("properties") or next(iter(props.values()))["properties"]
+        assert props["dirsrv"]["properties"]["monitor"]["properties"]["histogram"]["properties"]["le"]["type"] \
+            == "double"
+    finally:
+        clients.close()
+        es.delete_indices(f"{prefix}-*")
+        subprocess.run([sys.executable, "-m", "dirsrvbeat", "setup", "-c", str(cfg_file), "--no-ilm", "--remove"],
+                       capture_output=True, text=True, timeout=300, cwd=REPO)

@@ -23,7 +23,10 @@ import cel
 
 from ..processors.classify import _SAMPLES, VARIABLES, RuleError
 
-INF_LE = 1.7976931348623157e308  # +Inf stored as the largest double (`le_label` says "+Inf")
+# +Inf is stored as the largest float32 (`le_label` says "+Inf"): it fits a `double` field and also
+# a dynamically mapped `float` one (an index created without the template), where a larger number
+# becomes Infinity and the document is rejected.
+INF_LE = 3.4028234663852886e38
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 DEFAULT_HISTOGRAMS: tuple[dict[str, Any], ...] = (
