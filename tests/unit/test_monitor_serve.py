@@ -306,3 +306,33 @@ def test_slow_server_times_out_to_up_zero():
     assert not scrape.ok and scrape.attempts == 2
     assert elapsed < 8, elapsed
     assert "127.0.0.1" in scrape.error and "timed out" in scrape.error
+
+
+def test_background_sink_never_blocks_the_scrapes():
+    from dirsrvbeat.monitor.service import BackgroundSink
+
+    gate = threading.Event()
+    got = []
+
+    def slow(docs):
+        if not gate.wait(timeout=20):
+            raise RuntimeError("gate never opened")
+        if docs and docs[0] == "boom":
+            raise RuntimeError("elasticsearch said no")
+        got.append(docs)
+
+    sink = BackgroundSink(slow, max_batches=3)
+    import time
+
+    t0 = time.monotonic()
+    for i in range(6):
+        sink([i])                      # returns at once although the output is stuck
+    sink(["boom"])
+    assert time.monotonic() - t0 < 1
+    assert sink.dropped_batches >= 3   # only the newest 3 waited
+    gate.set()
+    sink.close(timeout=20)
+    assert got[-2:] == [[4], [5]] and sink.errors == 1 and "said no" in sink.last_error
+    cfg, _, col = make([T50])
+    svc = MonitorService(col, DocumentBuilder(cfg), sink)
+    assert svc.output_summary()["errors"] == 1

@@ -250,7 +250,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..monitor.collector import Collector
     from ..monitor.config import ConfigError, listen_address
     from ..monitor.documents import DocumentBuilder
-    from ..monitor.service import MonitorService
+    from ..monitor.service import BackgroundSink, MonitorService
 
     try:
         cfg, shared = load(args)
@@ -261,8 +261,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"dirsrvbeat: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    service = MonitorService(Collector(cfg, keep_open=True), DocumentBuilder(cfg),
-                             output if output.kind != "none" else None)
+    sink = BackgroundSink(output) if output.kind != "none" else None
+    service = MonitorService(Collector(cfg, keep_open=True), DocumentBuilder(cfg), sink)
     host, port = listen_address(cfg)
     try:
         httpd = service.make_server(host, port)
@@ -289,6 +289,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         httpd.shutdown()
         httpd.server_close()
+        if sink is not None:
+            sink.close(timeout=max(30.0, cfg.timeout))
         output.close()
     return EXIT_OK
 

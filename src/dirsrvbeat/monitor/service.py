@@ -8,7 +8,9 @@
 
 The loop never dies of the directory: a failed scrape gives `up=0` (document and metric), then the
 next attempt waits interval, 2 x interval, 4 x interval ... up to `max_backoff`, and returns to
-the normal interval after the first success. Output errors are logged and counted, never fatal.
+the normal interval after the first success. Documents are shipped from a background thread
+(`BackgroundSink`): a slow or unreachable output never delays a scrape; output errors are logged
+and counted, never fatal.
 """
 
 from __future__ import annotations
@@ -32,6 +34,66 @@ from .prom import MonitorMetrics
 log = logging.getLogger("dirsrvbeat.monitor.serve")
 
 Sink = Callable[[list[dict[str, Any]]], Any]
+
+
+class BackgroundSink:
+    """Ships documents from a thread, so a slow or unreachable output (the Elasticsearch output
+    retries for minutes) never delays the scrapes, /metrics or /healthz. At most `max_batches`
+    scrapes wait; when full, the oldest waiting batch is dropped and counted."""
+
+    def __init__(self, sink: Sink, max_batches: int = 20) -> None:
+        import collections
+
+        self.sink = sink
+        self.max_batches = max_batches
+        self._queue: collections.deque[list[dict[str, Any]]] = collections.deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self.sent_batches = 0
+        self.sent_documents = 0
+        self.dropped_batches = 0
+        self.errors = 0
+        self.last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="monitor-output", daemon=True)
+        self._thread.start()
+
+    def __call__(self, docs: list[dict[str, Any]]) -> None:
+        with self._cond:
+            if len(self._queue) >= self.max_batches:
+                self._queue.popleft()
+                self.dropped_batches += 1
+                log.error("output too slow: dropped the documents of an older scrape (%d dropped so far)",
+                          self.dropped_batches)
+            self._queue.append(docs)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                docs = self._queue.popleft()
+            try:
+                self.sink(docs)
+                self.sent_batches += 1
+                self.sent_documents += len(docs)
+            except Exception as exc:  # an output problem must not stop anything
+                self.errors += 1
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.error("output failed (documents of one scrape dropped): %s", self.last_error)
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Ship what is waiting (up to `timeout` seconds), then stop the thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout)
 
 
 def scrape_summary(scrape: Scrape | None) -> dict[str, Any]:
@@ -89,6 +151,14 @@ class MonitorService:
                 self.last_output_error = f"{exc.__class__.__name__}: {exc}"
                 log.error("output failed (documents of this scrape dropped): %s", self.last_output_error)
         return scrape
+
+    def output_summary(self) -> dict[str, Any]:
+        sink = self.sink
+        if isinstance(sink, BackgroundSink):
+            return {"sent_documents": sink.sent_documents, "pending_scrapes": sink.pending(),
+                    "dropped_scrapes": sink.dropped_batches, "errors": sink.errors, "last_error": sink.last_error}
+        return {"sent_documents": self.documents_sent, "errors": self.output_errors,
+                "last_error": self.last_output_error}
 
     def next_wait(self) -> float:
         interval = self.cfg.interval
@@ -149,7 +219,7 @@ class MonitorService:
                         body = {"status": "ok" if ok else "stalled",
                                 "ldap_up": bool(service.last and service.last.ok),
                                 "last_scrape": scrape_summary(service.last),
-                                "output_errors": service.output_errors}
+                                "output": service.output_summary()}
                         self._send(200 if ok else 503, orjson.dumps(body), "application/json")
                     elif url.path == "/connections":
                         self._connections(query)
