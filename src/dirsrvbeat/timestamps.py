@@ -8,6 +8,7 @@ expensive part (calendar arithmetic) is cached per second and offset.
 from __future__ import annotations
 
 import calendar
+import math
 
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
@@ -30,7 +31,11 @@ class TimestampConverter:
 
     def iso(self, raw: str) -> str:
         """ISO-8601 with milliseconds; cached per millisecond (busy logs repeat them)."""
-        key = raw[:24] + raw[-6:]
+        dot = raw.find(".")
+        sp = raw.rfind(" ")
+        if dot < 0 or sp < dot or not raw[dot + 1:sp].isdigit():
+            return self.convert(raw)[1]  # unusual stamps are never cached (no collisions with good ones)
+        key = raw[:dot + 4] + raw[sp:]
         value = self._iso_cache.get(key)
         if value is None:
             value = self.convert(raw)[1]
@@ -63,11 +68,13 @@ class TimestampConverter:
                 hh, mm, ss = hms.split(":")
                 month = int(mo)
             y, d, h, mi, s = int(year), int(day), int(hh), int(mm), int(ss)
-            sign = -1 if tz[0] == "-" else 1
+            sign = -1 if tz[:1] == "-" else 1
             off = sign * (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60) if tz else 0
-        except (KeyError, ValueError, IndexError) as exc:
+            if not (1 <= month <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60 and y >= 1):
+                raise ValueError("out of range")
+            epoch = calendar.timegm((y, month, d, h, mi, s, 0, 0, 0)) - off
+        except (KeyError, ValueError, IndexError, OverflowError) as exc:
             raise BadTimestamp(f"unparsable timestamp {date!r} {tz!r}") from exc
-        epoch = calendar.timegm((y, month, d, h, mi, s, 0, 0, 0)) - off
         iso = f"{y:04d}-{month:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
         iso_tz = f"{tz[0:3]}:{tz[3:5]}" if tz else "Z"
         entry = (epoch, iso, iso_tz)
@@ -110,6 +117,9 @@ def parse_seconds(value: str) -> float:
     if dot < 0:
         return float(int(value))
     frac = value[dot + 1:]
-    if len(frac) == 10:
+    if len(frac) == 10 and frac.isdigit():
         return int(value[:dot]) + int(frac) / 1e9
-    return float(value)
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a finite number of seconds: {value!r}")
+    return seconds

@@ -67,3 +67,29 @@ def test_gzip_and_missing_and_empty_files(tmp_path):
     assert len(docs) == 1 and docs[0]["dirsrv"]["op"]["type"] == "UNBIND"
     s = p.summary()
     assert s["files"] == 2 and s["missing_files"] == 1 and "missing" in s["errors"][0]
+
+
+def test_values_that_used_to_crash_the_run_are_survived():
+    """Found by the Rust twin's equivalence fuzzing: each of these once killed the whole run."""
+    from dirsrvbeat.inputs.access_file import Line
+
+    stamp = "[04/Dec/2026:19:53:00.675805620 +0000] "
+    bad = [
+        '{"local_time":"2026-13-04T19:53:00.1 +0000","operation":"CONNECTION","conn_id":1,"client_ip":"1.2.3.4"}',
+        stamp + "conn=123456789012345678901234 fd=64 slot=64 connection from 1.2.3.4 to 5.6.7.8",
+        stamp + 'conn=1 op=0 SRCH base="" scope=0 filter="(a=b)" attrs=ALL',
+        stamp + "conn=1 op=0 RESULT err=--5 tag=1\u00b21 nentries=99999999999999999999999 etime=nan pr_idx=--1",
+        stamp + 'conn=1 op=1 MOD kind=header dn="x"',
+        stamp + "conn=1 op=1 RESULT err=0 tag=103 nentries=0 etime=inf",
+        "[00/Dec/0000:19:53:00.675805620 +0000] conn=2 op=1 UNBIND",
+    ]
+    p = AccessPipeline(lines=[Line("x", i, i + 1, t, False) for i, t in enumerate(bad)], connections=True)
+    docs = list(p.documents())
+    for doc in docs:
+        orjson.dumps(doc)
+    s = p.summary()
+    assert s["unparsed"] == 1 and s["bad_timestamps"] >= 1
+    srch = next(d for d in docs if d["dirsrv"]["op"]["type"] == "SRCH")
+    assert "code" not in srch["dirsrv"]["result"] and "duration" not in srch["event"]
+    mod = next(d for d in docs if d["dirsrv"]["op"]["type"] == "MOD")
+    assert mod["dirsrv"]["target"]["dn"] == "x"

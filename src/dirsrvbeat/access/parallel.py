@@ -16,7 +16,6 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -107,9 +106,7 @@ def _worker(index: int, workers: int, paths: list[str], options: dict[str, Any],
             stream = open_log(path)
             try:
                 offset = 0
-                lineno = 0
-                for raw in stream:
-                    lineno += 1
+                for lineno, raw in enumerate(stream, start=1):
                     length = len(raw)
                     conn = _conn_of(raw)
                     if conn % workers == index if conn >= 0 else index == 0:

@@ -64,6 +64,17 @@ def _tls_version(protocol: str | None) -> tuple[str | None, str | None]:
     return protocol, None
 
 
+def _num(value: Any) -> int | None:
+    """A logged number that fits a long, or None (junk such as `--5`, `²` or 25 digits)."""
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        return None
+    return n if -(2**63) <= n < 2**63 else None
+
+
 def _split_attrs(attrs: str | None) -> list[str] | None:
     if attrs is None:
         return None
@@ -165,7 +176,7 @@ class Enricher:
             op_type = req["type"]
         else:
             tag = res["kv"].get("tag") if res is not None else None
-            op_type = TAG_TO_OP_TYPE.get(int(tag), "UNKNOWN") if tag and tag.isdigit() else "UNKNOWN"
+            op_type = TAG_TO_OP_TYPE.get(_num(tag), "UNKNOWN")  # type: ignore[arg-type]
         internal = bool(anchor.get("internal"))
         op: Doc = {"id": anchor.get("op"), "type": op_type, "status": ev.status, "internal": internal}
         op_key = f"{ident['key']}-{anchor.get('op')}"
@@ -219,18 +230,20 @@ class Enricher:
         result: Doc = {}
         outcome = "unknown"
         err = kv.get("err")
-        if err is not None and err.lstrip("-").isdigit():
-            code = int(err)
+        code = _num(err)
+        if code is not None:
             result["code"] = code
             result["name"] = result_name(code)
             outcome = "success" if code in NON_FAILURE_RESULT_CODES else "failure"
         tag = kv.get("tag")
-        if tag is not None and tag.isdigit():
-            result["tag"] = int(tag)
-            result["tag_name"] = RESULT_TAG_NAMES.get(int(tag), tag)
+        tag_n = _num(tag)
+        if tag_n is not None:
+            result["tag"] = tag_n
+            result["tag_name"] = RESULT_TAG_NAMES.get(tag_n, str(tag_n))
         nentries = kv.get("nentries")
-        if nentries is not None and nentries.isdigit():
-            result["nentries"] = int(nentries)
+        nentries_n = _num(nentries)
+        if nentries_n is not None:
+            result["nentries"] = nentries_n
         if res.get("text"):
             result["message"] = res["text"]
         if "csn" in kv:
@@ -256,12 +269,10 @@ class Enricher:
         if "wbusy" in kv:
             busy, _, wmax = kv["wbusy"].partition("/")
             pool: Doc = {}
-            if busy.isdigit():
-                pool["busy"] = int(busy)
-            if wmax.isdigit():
-                pool["max"] = int(wmax)
-            if kv.get("wqdepth", "").isdigit():
-                pool["queue_depth"] = int(kv["wqdepth"])
+            for name, value in (("busy", busy), ("max", wmax), ("queue_depth", kv.get("wqdepth"))):
+                number = _num(value)
+                if number is not None:
+                    pool[name] = number
             dirsrv["pool"] = pool
         notes = kv.get("notes")
         if notes:
@@ -277,9 +288,9 @@ class Enricher:
         if "pr_idx" in kv:
             paged = dirsrv.setdefault("search", {}).setdefault("paged_results", {})
             for key, name in (("pr_idx", "index"), ("pr_cookie", "cookie")):
-                value = kv.get(key, "")
-                if value.lstrip("-").isdigit():
-                    paged[name] = int(value)
+                number = _num(kv.get(key))
+                if number is not None:
+                    paged[name] = number
         return outcome
 
     def _request(self, op_type: str, req: Any, res: Any, dirsrv: Doc) -> None:
@@ -354,10 +365,10 @@ class Enricher:
             abandon: Doc = {"target_op": req.get("targetop")}
             target = req.get("targetop") or ""
             abandon["target_found"] = target.isdigit()
-            if req.get("msgid", "").isdigit():
-                abandon["msgid"] = int(req["msgid"])
-            if req.get("nentries", "").isdigit():
-                abandon["nentries"] = int(req["nentries"])
+            for name in ("msgid", "nentries"):
+                number = _num(req.get(name))
+                if number is not None:
+                    abandon[name] = number
             if req.get("etime"):
                 try:
                     abandon["target_etime"] = parse_seconds(req["etime"])

@@ -57,11 +57,26 @@ def _stamp_ok(t: str) -> bool:
     return rest == "" or (len(rest) == 6 and rest[0] == " " and rest[1] in "+-" and rest[2:].isdigit())
 
 
+INT64_MAX = 2**63 - 1
+
+# Keys of a record the line's own `key=value` pairs must never overwrite.
+RESERVED_KEYS = frozenset({"t", "conn", "op", "kind", "type", "internal", "internal_id", "nesting",
+                           "json_key", "_path", "_off", "kv", "text"})
+
+
 def _int(value: str) -> int | None:
+    """An integer that fits Elasticsearch's long, or None."""
     try:
-        return int(value)
+        n = int(value)
     except ValueError:
         return None
+    return n if -INT64_MAX - 1 <= n <= INT64_MAX else None
+
+
+def _merge(rec: Record, kv: dict[str, str]) -> None:
+    for key, value in kv.items():
+        if key not in RESERVED_KEYS:
+            rec[key] = value
 
 
 def _end_of_quoted(s: str, start: int) -> int:
@@ -152,7 +167,7 @@ def _parse_search(body: str, rec: Record) -> None:
         kv, text = parse_kv(body)
         if kv.pop("_truncated", None):
             rec["truncated"] = True
-        rec.update(kv)
+        _merge(rec, kv)
         if text:
             rec["error"] = text
         return
@@ -221,12 +236,12 @@ def _parse_request(verb: str, body: str, rec: Record) -> None:
             rec["targetop"] = target
             if m >= 0:
                 kv, _ = parse_kv(body[m + 1:])
-                rec.update(kv)
+                _merge(rec, kv)
         return
     kv, text = parse_kv(body)
     if kv.pop("_truncated", None):  # the line was cut at 2048 bytes inside a quoted value
         rec["truncated"] = True
-    rec.update(kv)
+    _merge(rec, kv)
     if text:
         rec["error"] = text
 
@@ -268,7 +283,7 @@ def parse_text(line: str) -> Record | None:
     conn_tok = rest[5:sp]
     rest = rest[sp + 1:]
     internal = False
-    if conn_tok.isdigit():
+    if conn_tok.isascii() and conn_tok.isdigit() and len(conn_tok) <= 18:
         conn = int(conn_tok)
         if rest.startswith("(Internal) "):  # 1.4+: internal op spawned by client connection `conn`
             internal = True
@@ -346,7 +361,7 @@ def parse_text(line: str) -> Record | None:
         if verb == "EXT_INFO":
             rec["kind"] = "ext_info"
             kv, _ = parse_kv(tail)
-            rec.update(kv)
+            _merge(rec, kv)
             return rec
         if verb == "UNPROCESSED":
             rec["kind"] = "unprocessed"
