@@ -19,6 +19,11 @@ else
     .venv/bin/pip install -q -e '.[dev]'
 fi
 
+# the optional compiled engine (rust/): its equivalence tests skip with a reason when it is absent
+if command -v cargo >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ]; then
+    bash rust/build.sh || echo "scripts/test.sh: rust/build.sh failed: the Python engine alone is tested" >&2
+fi
+
 wants_integration=1
 [ "$backend" = testcontainers ] && wants_integration=0  # Docker provides the servers
 case " $* " in *" -m unit "*|*"-m unit"*) wants_integration=0 ;; esac

@@ -34,6 +34,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--ids", action="store_true", help="add a deterministic event.id to every document")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes (sharded by connection; output order differs, content equal)")
+    p.add_argument("--engine", choices=("auto", "python", "rust"), default="auto",
+                   help="auto: the compiled engine when installed (same documents), else Python")
     p.set_defaults(func=cmd_parse)
 
     for optional in ("ship", "report"):
@@ -45,6 +47,17 @@ def add_parser(sub: Any) -> None:
                 raise
             continue
         module.add_parser(asub)
+
+
+def _use_fast(args: argparse.Namespace) -> bool:
+    """The compiled engine (rust/) gives the same documents; Python stays the reference/fallback."""
+    if args.strict or args.engine == "python":
+        return False
+    from ..access import fast
+
+    if args.engine == "rust" and not fast.available():
+        raise SystemExit("dirsrvbeat: --engine rust: dirsrvbeat_fast is not installed (rust/build.sh)")
+    return fast.available()
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -63,6 +76,13 @@ def cmd_parse(args: argparse.Namespace) -> int:
             out.stream.flush()
             summary = run_parallel(args.paths, args.workers, out.stream.fileno(),
                                    deadletter_path=args.dead_letter, **options)
+        elif _use_fast(args):
+            from ..access import fast
+
+            summary = fast.fast_documents_ndjson(
+                args.paths, connections=args.connections, with_ids=args.ids, host_name=args.host_name,
+                service_name=args.service_name, deadletter=deadletter, out_stream=out.stream)
+            out.stats.documents = summary.pop("documents")
         else:
             pipeline = AccessPipeline(args.paths, **options)
             out.write(pipeline.documents())
