@@ -88,7 +88,8 @@ def bench_ship(path: str, es_url: str, chunk_bytes: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ndjson = os.path.join(tmp, "docs.ndjson")
         subprocess.run([DIRSRVBEAT, "access", "parse", "--connections", "--ids", "-o", ndjson, path], check=True)
-        docs = sum(1 for _ in open(ndjson, "rb"))
+        with open(ndjson, "rb") as f:
+            docs = sum(1 for _ in f)
         client = EsClient([es_url])
         # ceiling: pre-serialised bulk bodies posted straight to _bulk
         import orjson

@@ -49,14 +49,9 @@ def _backend() -> str:
 
 
 if _backend() == "testcontainers":
-    from services.containers import dirsrv, es  # noqa: F401
+    from services.containers import dirsrv, es
 else:
-    from services.dirsrv import dirsrv  # noqa: F401
-    try:
-        from services.es import es  # noqa: F401
-    except ImportError as exc:  # the module is optional until the ES matrix exists
-        _es_import_error = str(exc)
+    from services.dirsrv import dirsrv
+    from services.es import es
 
-        @pytest.fixture(scope="session")
-        def es():  # type: ignore[no-redef]
-            pytest.fail(f"tests/services/es.py unavailable: {_es_import_error}", pytrace=False)
+__all__ = ["dirsrv", "es"]  # the fixtures of the chosen backend
