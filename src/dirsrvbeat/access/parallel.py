@@ -84,12 +84,8 @@ def _worker(index: int, workers: int, paths: list[str], options: dict[str, Any],
 
         def drain() -> None:
             nonlocal size
-            if events:
-                document = pipeline.enrich.document
-                for ev in events:
-                    doc = document(ev)
-                    if doc is not None:
-                        docs.append(doc)
+            if events:  # from other shards' lines (restart, clock): same stages as feed_line
+                pipeline._emit(events, docs)
                 events.clear()
             if docs:
                 for doc in docs:

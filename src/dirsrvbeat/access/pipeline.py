@@ -58,30 +58,37 @@ class AccessPipeline:
         events = self._events
         self.join.joiner.feed(rec, events)
         if events:
+            start = len(docs)
             document = self.enrich.document
             for ev in events:
                 doc = document(ev)
                 if doc is not None:
                     docs.append(doc)
             events.clear()
+            if self.extra and len(docs) > start:
+                docs[start:] = self._process_extra(docs[start:])
 
     def expire_closed(self, epoch: float, docs: list[dict[str, Any]]) -> None:
         """Emit connections closed longer ago than the grace period (end of a shipping run)."""
         events: list[Any] = []
         self.join.joiner.expire_closed(epoch, events)
-        for ev in events:
-            doc = self.enrich.document(ev)
-            if doc is not None:
-                docs.append(doc)
+        self._emit(events, docs)
+
+    def _process_extra(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        stream: Iterator[Any] = iter(docs)
+        for proc in self.extra:
+            stream = proc.process(stream)
+        return list(stream)
+
+    def _emit(self, events: list[Any], docs: list[dict[str, Any]]) -> None:
+        new = [d for d in (self.enrich.document(ev) for ev in events) if d is not None]
+        docs.extend(self._process_extra(new) if self.extra else new)
 
     def flush(self, docs: list[dict[str, Any]]) -> None:
         """End of input without carry-over: emit everything still open."""
         events: list[Any] = []
         self.join.joiner.finish(events)
-        for ev in events:
-            doc = self.enrich.document(ev)
-            if doc is not None:
-                docs.append(doc)
+        self._emit(events, docs)
 
     def export_state(self) -> dict[str, Any]:
         """What the next incremental run needs: open connections, pending ops, server facts."""

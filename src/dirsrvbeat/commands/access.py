@@ -34,6 +34,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--ids", action="store_true", help="add a deterministic event.id to every document")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes (sharded by connection; output order differs, content equal)")
+    p.add_argument("--workloads", metavar="RULES.yml",
+                   help="CEL workload rules (as for the monitor collector): adds dirsrv.workload")
     p.add_argument("--engine", choices=("auto", "python", "rust"), default="auto",
                    help="auto: the compiled engine when installed (same documents), else Python")
     p.set_defaults(func=cmd_parse)
@@ -51,7 +53,7 @@ def add_parser(sub: Any) -> None:
 
 def _use_fast(args: argparse.Namespace) -> bool:
     """The compiled engine (rust/) gives the same documents; Python stays the reference/fallback."""
-    if args.strict or args.engine == "python":
+    if args.strict or args.engine == "python" or args.workloads:
         return False
     from ..access import fast
 
@@ -66,8 +68,16 @@ def cmd_parse(args: argparse.Namespace) -> int:
     deadletter = DeadLetter(args.dead_letter)
     out = NdjsonOutput(args.output)
     started = time.monotonic()
-    options = dict(connections=args.connections, strict=args.strict, deadletter=deadletter,
-                   host_name=args.host_name, service_name=args.service_name, with_ids=args.ids)
+    options: dict[str, Any] = dict(connections=args.connections, strict=args.strict, deadletter=deadletter,
+                                   host_name=args.host_name, service_name=args.service_name, with_ids=args.ids)
+    if args.workloads:
+        from ..processors.classify import Classify, RuleError
+
+        try:
+            options["extra_processors"] = [Classify(rules_file=args.workloads)]
+        except (RuleError, OSError) as exc:
+            print(f"dirsrvbeat: {args.workloads}: {exc}", file=sys.stderr)
+            return 2
     try:
         if args.workers > 1 and "-" not in args.paths:
             from ..access.parallel import run_parallel
