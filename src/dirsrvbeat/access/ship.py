@@ -106,7 +106,7 @@ class Shipper:
                  batch_docs: int = 5000, connections: bool = True, host_name: str | None = None,
                  service_name: str | None = None, deadletter: DeadLetter | None = None,
                  close_grace_seconds: float | None = None,
-                 progress: Callable[[int], None] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, extra_processors: list[Any] | None = None) -> None:
         self.patterns = patterns
         self.state_dir = state_dir
         self.registry_path = os.path.join(state_dir, "registry.json")
@@ -118,6 +118,7 @@ class Shipper:
         self.deadletter = deadletter or DeadLetter(os.path.join(state_dir, "unparsed.ndjson"))
         self.close_grace_seconds = close_grace_seconds
         self.progress = progress
+        self.extra_processors = extra_processors or []
         self.summary = ShipSummary()
 
     def pending_bytes(self) -> int:
@@ -149,7 +150,8 @@ class Shipper:
         joiner = Joiner() if self.close_grace_seconds is None else Joiner(self.close_grace_seconds)
         pipeline = AccessPipeline(connections=self.connections, deadletter=self.deadletter,
                                   host_name=self.host_name, service_name=self.service_name,
-                                  with_ids=True, flush_at_end=False, joiner=joiner)
+                                  with_ids=True, flush_at_end=False, joiner=joiner,
+                                  extra_processors=self.extra_processors)
         pipeline.import_state(registry.pipeline)
         return pipeline
 

@@ -42,6 +42,8 @@ def add_parser(asub: Any) -> None:
     p.add_argument("--no-connections", action="store_true", help="do not ship connection documents")
     p.add_argument("--host-name")
     p.add_argument("--service-name")
+    p.add_argument("--workloads", metavar="RULES.yml", help="CEL workload rules: adds dirsrv.workload "
+                   "(config: access.workloads)")
     add_elasticsearch_arguments(p)
     p.set_defaults(func=cmd_ship)
 
@@ -67,13 +69,15 @@ class NdjsonSender:
 
 def _config(args: argparse.Namespace) -> Any:
     """The configuration file (if any) with the CLI flags on top."""
-    from ..config import load_config, overrides_from_args
+    from ..config import c_opt_str, load_config, overrides_from_args, register_key
+
+    register_key("access", "workloads", c_opt_str)  # rules file for the classify processor
 
     overrides = overrides_from_args(args)
     access: dict[str, Any] = {}
     if args.paths:
         access["paths"] = args.paths
-    for key in ("state_dir", "host_name", "service_name"):
+    for key in ("state_dir", "host_name", "service_name", "workloads"):
         if getattr(args, key) is not None:
             access[key] = getattr(args, key)
     if args.no_connections:
@@ -113,6 +117,15 @@ def cmd_ship(args: argparse.Namespace) -> int:
         print("dirsrvbeat: no access-log paths (give PATH or access.paths in the config)", file=sys.stderr)
         return 2
     state_dir = access.state_dir or DEFAULT_STATE_DIR
+    processors = []
+    if access.extra.get("workloads"):
+        from ..processors.classify import Classify, RuleError
+
+        try:
+            processors.append(Classify(rules_file=access.extra["workloads"]))
+        except (RuleError, OSError) as exc:
+            print(f"dirsrvbeat: {access.extra['workloads']}: {exc}", file=sys.stderr)
+            return 2
     if args.output == "ndjson":
         send: Any = NdjsonSender(args.ndjson_file)
     else:
@@ -121,7 +134,7 @@ def cmd_ship(args: argparse.Namespace) -> int:
                       connections=access.connections, host_name=access.host_name,
                       service_name=access.service_name,
                       deadletter=DeadLetter(access.dead_letter or os.path.join(state_dir, "unparsed.ndjson")),
-                      close_grace_seconds=access.close_grace_seconds)
+                      close_grace_seconds=access.close_grace_seconds, extra_processors=processors)
     progress = None
     if sys.stderr.isatty():
         progress = _progress_bar(shipper)
