@@ -35,9 +35,13 @@ if [ "$wants_integration" = 1 ]; then
     command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || true
     if [ "${DIRSRVBEAT_ES_VERSIONS:-}" != none ] && [ -x scripts/es/install-prereqs.sh ]; then
         bash scripts/es/install-prereqs.sh
-        # fetch every version of the matrix once (Maven cache in ~/.m2); servers start on demand
-        for key in ${DIRSRVBEAT_ES_VERSIONS//,/ }; do bash scripts/es/es.sh fetch "$key"; done
-        [ -n "${DIRSRVBEAT_ES_VERSIONS:-}" ] || bash scripts/es/es.sh fetch all
+        # fetch the matrix once (Maven cache in ~/.m2); the fixtures start each server on demand
+        versions=${DIRSRVBEAT_ES_VERSIONS:-all}
+        if [ "$versions" = all ]; then
+            bash scripts/es/es.sh fetch all
+        else
+            for key in ${versions//,/ }; do bash scripts/es/es.sh fetch "$key"; done
+        fi
     fi
 fi
 
