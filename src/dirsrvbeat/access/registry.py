@@ -76,15 +76,6 @@ class Registry:
                 pass
             raise
 
-    def copy(self) -> Registry:
-        return Registry.load_from_dict(orjson.loads(orjson.dumps(
-            {"files": {k: asdict(v) for k, v in self.files.items()}, "pipeline": self.pipeline})))
-
-    @classmethod
-    def load_from_dict(cls, data: dict[str, Any]) -> Registry:
-        return cls(files={k: FileState(**v) for k, v in data.get("files", {}).items()},
-                   pipeline=data.get("pipeline") or {})
-
 
 def head_fingerprint(path: str) -> tuple[str, int]:
     """(sha256 hex of the first bytes, how many bytes) of the decompressed content."""
