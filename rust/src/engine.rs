@@ -134,6 +134,7 @@ fn known_ext(oid: &str) -> Option<&'static str> {
 fn scope_name(scope: &J) -> String {
     let k = match scope.resolved() {
         J::Int(i) => Some(*i),
+        J::UInt(_) => None,
         J::Bool(b) => Some(*b as i64),
         J::Float(f) if f.fract() == 0.0 => Some(*f as i64),
         _ => None,
@@ -153,7 +154,7 @@ fn scope_name(scope: &J) -> String {
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 enum K {
     N,
-    I(i64),
+    I(i128),
     S(SmolStr),
     O(String),
 }
@@ -161,9 +162,10 @@ enum K {
 fn key_of(j: &J) -> K {
     match j.resolved() {
         J::Null => K::N,
-        J::Bool(b) => K::I(*b as i64),
-        J::Int(i) => K::I(*i),
-        J::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => K::I(*f as i64),
+        J::Bool(b) => K::I(*b as i128),
+        J::Int(i) => K::I(*i as i128),
+        J::UInt(u) => K::I(*u as i128),
+        J::Float(f) if f.fract() == 0.0 && f.abs() < 1.7e38 => K::I(*f as i128),
         J::Float(f) => K::O(format!("f{}", f.to_bits())),
         J::Str(s) => K::S(s.clone()),
         other => K::O(py::to_str(other)),
@@ -351,7 +353,7 @@ pub struct Engine {
     pending: FxHashMap<PKey, (u64, Op)>,
     seq: u64,
     closing: VecDeque<(f64, J, J)>,
-    last_open_conn: i64,
+    last_open_conn: i128,
     unprocessed: FxHashMap<PKey, J>,
     pub stats: Stats,
     pub documents: i64,
@@ -640,7 +642,7 @@ impl Engine {
     }
 
     fn key_for(epoch: f64, conn_id: &J) -> J {
-        js(&format!("{}-{}", (epoch * 1000.0) as i64, py::to_str(conn_id)))
+        js(&format!("{}-{}", py::float_int_str(epoch * 1000.0), py::to_str(conn_id)))
     }
 
     fn conn_mut(&mut self, conn_id: &J, t: Option<&S>, json_key: Option<&J>) -> &mut Conn {
@@ -717,7 +719,7 @@ impl Engine {
         }
     }
 
-    fn observe_open(&mut self, conn_id: i64) {
+    fn observe_open(&mut self, conn_id: i128) {
         if conn_id <= self.last_open_conn {
             self.stats.server_restarts += 1;
             self.flush_all("server_restart", NO_RESULT);
@@ -728,7 +730,8 @@ impl Engine {
     fn open(&mut self, rec: Obj) {
         let conn = rec.g("conn");
         let conn_i = match conn.resolved() {
-            J::Int(i) => *i,
+            J::Int(i) => *i as i128,
+            J::UInt(u) => *u as i128,
             _ => 0,
         };
         self.observe_open(conn_i);
@@ -779,7 +782,7 @@ impl Engine {
 
     fn expire(&mut self, t: &str) {
         if let Some(second) = self.ts.second_epoch(t) {
-            if self.closing[0].0 >= (second + 1) as f64 {
+            if py::float_ge_int(self.closing[0].0, second + 1) {
                 return;
             }
         }
@@ -894,7 +897,7 @@ impl Engine {
             let mut details = None;
             if let Some(ts) = target.as_str() {
                 if py::isdigit(ts) {
-                    if let Ok(ti) = py::int(ts).ok_or(()) {
+                    if let Some(ti) = py::int128(ts) {
                         let tkey = (key_of(&conn_id), K::I(ti), K::N);
                         if let Some((_, top)) = self.pending.get_mut(&tkey) {
                             top.abandoned = true;
@@ -1184,11 +1187,7 @@ impl Engine {
         let op_type: String = match req {
             Some(r) => r.gstr("type").unwrap_or("").to_string(),
             None => {
-                let tag = res.and_then(|r| kv_of(r).gstr("tag"));
-                match tag {
-                    Some(t) if py::isdigit(t) => py::int(t).ok_or(()).map(tag_to_op_type).unwrap_or("UNKNOWN").to_string(),
-                    _ => "UNKNOWN".to_string(),
-                }
+                num(res.and_then(|r| kv_of(r).get("tag"))).map(tag_to_op_type).unwrap_or("UNKNOWN").to_string()
             }
         };
         let internal = anchor.truthy("internal");
@@ -1283,29 +1282,17 @@ impl Engine {
         let kv = kv_of(res);
         let mut result = Obj::with_capacity(8);
         let mut outcome = "unknown";
-        if let Some(err) = kv.gstr("err") {
-            if py::isdigit(err.trim_start_matches('-')) {
-                if let Some(code) = py::int(err) {
-                    result.push("code", J::Int(code));
-                    result.push("name", js(&result_name(code)));
-                    outcome = if non_failure(code) { "success" } else { "failure" };
-                }
-            }
+        if let Some(code) = num(kv.get("err")) {
+            result.push("code", J::Int(code));
+            result.push("name", js(&result_name(code)));
+            outcome = if non_failure(code) { "success" } else { "failure" };
         }
-        if let Some(tag) = kv.gstr("tag") {
-            if py::isdigit(tag) {
-                if let Ok(ti) = py::int(tag).ok_or(()) {
-                    result.push("tag", J::Int(ti));
-                    result.push("tag_name", js(tag_name(ti).unwrap_or(tag)));
-                }
-            }
+        if let Some(ti) = num(kv.get("tag")) {
+            result.push("tag", J::Int(ti));
+            result.push("tag_name", js(&tag_name(ti).map(str::to_string).unwrap_or_else(|| ti.to_string())));
         }
-        if let Some(ne) = kv.gstr("nentries") {
-            if py::isdigit(ne) {
-                if let Ok(n) = py::int(ne).ok_or(()) {
-                    result.push("nentries", J::Int(n));
-                }
-            }
+        if let Some(n) = num(kv.get("nentries")) {
+            result.push("nentries", J::Int(n));
         }
         if res.truthy("text") {
             result.push("message", res.g("text"));
@@ -1334,8 +1321,8 @@ impl Engine {
         }
         if !timing.0.is_empty() {
             dirsrv.set(st("timing"), J::Obj(timing));
-            if let Some(e) = etime {
-                event.push("duration", J::Int((e * 1e9) as i64));
+            if let Some(d) = etime.and_then(nanos) {
+                event.push("duration", d);
             }
         }
         if let Some(wb) = kv.get("wbusy") {
@@ -1345,21 +1332,10 @@ impl Engine {
                 None => (wb, ""),
             };
             let mut pool = Obj::with_capacity(3);
-            if py::isdigit(busy) {
-                if let Ok(b) = py::int(busy).ok_or(()) {
-                    pool.push("busy", J::Int(b));
-                }
-            }
-            if py::isdigit(wmax) {
-                if let Ok(m) = py::int(wmax).ok_or(()) {
-                    pool.push("max", J::Int(m));
-                }
-            }
-            if let Some(q) = kv.gstr("wqdepth") {
-                if py::isdigit(q) {
-                    if let Ok(q) = py::int(q).ok_or(()) {
-                        pool.push("queue_depth", J::Int(q));
-                    }
+            let (b, m) = (js(busy), js(wmax));
+            for (name, value) in [("busy", Some(&b)), ("max", Some(&m)), ("queue_depth", kv.get("wqdepth"))] {
+                if let Some(n) = num(value) {
+                    pool.push(name, J::Int(n));
                 }
             }
             dirsrv.set(st("pool"), J::Obj(pool));
@@ -1384,11 +1360,8 @@ impl Engine {
             let search = dirsrv.setdefault_obj("search");
             let paged = search.setdefault_obj("paged_results");
             for (key, name) in [("pr_idx", "index"), ("pr_cookie", "cookie")] {
-                let v = kv.gstr(key).unwrap_or("");
-                if py::isdigit(v.trim_start_matches('-')) {
-                    if let Some(i) = py::int(v) {
-                        paged.set(st(name), J::Int(i));
-                    }
+                if let Some(i) = num(kv.get(key)) {
+                    paged.set(st(name), J::Int(i));
                 }
             }
         }
@@ -1519,18 +1492,9 @@ impl Engine {
                 ab.push("target_op", target.clone());
                 let tstr = if target.truthy() { py::to_str(&target) } else { String::new() };
                 ab.push("target_found", J::Bool(py::isdigit(&tstr)));
-                if let Some(m) = req.gstr("msgid") {
-                    if py::isdigit(m) {
-                        if let Ok(v) = py::int(m).ok_or(()) {
-                            ab.push("msgid", J::Int(v));
-                        }
-                    }
-                }
-                if let Some(m) = req.gstr("nentries") {
-                    if py::isdigit(m) {
-                        if let Ok(v) = py::int(m).ok_or(()) {
-                            ab.push("nentries", J::Int(v));
-                        }
+                for name in ["msgid", "nentries"] {
+                    if let Some(v) = num(req.get(name)) {
+                        ab.push(name, J::Int(v));
                     }
                 }
                 if req.truthy("etime") {
@@ -1582,7 +1546,17 @@ impl Engine {
         }
         if let (Some(s), Some(e)) = (start_epoch, end_epoch) {
             if c.opened.is_some() {
-                event.push("duration", J::Int(0i64.max(((e - s) * 1e9) as i64)));
+                // max(0, int((end - start) * 1e9))
+                match py::trunc128((e - s) * 1e9) {
+                    Some(i) if i <= 0 => event.push("duration", J::Int(0)),
+                    Some(i) => {
+                        if let Some(d) = py::int_json(i) {
+                            event.push("duration", d);
+                        }
+                    }
+                    None if e < s => event.push("duration", J::Int(0)),
+                    None => {}
+                }
             }
         }
         let mut conn = parts.conn.to_obj();
@@ -1670,16 +1644,31 @@ impl Conn {
     }
 }
 
-/// Python `a > b` for op ids (ints; anything else compares as Python would fail: false).
+/// Python `a > b` for op ids (numbers, or strings; other mixes raise TypeError in Python: false).
 fn py_gt(a: &J, b: &J) -> bool {
-    match (a.resolved(), b.resolved()) {
-        (J::Int(x), J::Int(y)) => x > y,
-        (J::Float(x), J::Float(y)) => x > y,
-        (J::Int(x), J::Float(y)) => (*x as f64) > *y,
-        (J::Float(x), J::Int(y)) => *x > (*y as f64),
-        (J::Str(x), J::Str(y)) => x > y,
-        _ => false,
+    match (py::num_of(a), py::num_of(b)) {
+        (Some(x), Some(y)) => py::num_gt(x, y),
+        _ => match (a.resolved(), b.resolved()) {
+            (J::Str(x), J::Str(y)) => x > y,
+            _ => false,
+        },
     }
+}
+
+/// enrich.py `_num`: a logged number that fits a long (int() semantics), else None.
+fn num(v: Option<&J>) -> Option<i64> {
+    match v?.resolved() {
+        J::Str(s) => py::int(s),
+        J::Int(i) => Some(*i),
+        J::Bool(b) => Some(*b as i64),
+        J::Float(f) => py::trunc128(*f).and_then(|i| i64::try_from(i).ok()),
+        _ => None,
+    }
+}
+
+/// `int(x * 1e9)` as orjson writes it (None: beyond 64 bits, where orjson raises).
+fn nanos(seconds: f64) -> Option<J> {
+    py::trunc128(seconds * 1e9).and_then(py::int_json)
 }
 
 /// Joiner._bound: returns the keys of requests waiting for this BIND's identity.

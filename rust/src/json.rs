@@ -11,6 +11,8 @@ pub enum J {
     Null,
     Bool(bool),
     Int(i64),
+    /// An int beyond i64 that still fits 64 bits unsigned (orjson reads and writes those).
+    UInt(u64),
     Float(f64),
     Str(S),
     List(Vec<J>),
@@ -48,6 +50,7 @@ impl J {
             J::Null => false,
             J::Bool(b) => *b,
             J::Int(i) => *i != 0,
+            J::UInt(u) => *u != 0,
             J::Float(f) => *f != 0.0,
             J::Str(s) => !s.is_empty(),
             J::List(l) => !l.is_empty(),
@@ -295,6 +298,7 @@ pub fn write_json(out: &mut Vec<u8>, v: &J) {
         J::Bool(true) => out.extend_from_slice(b"true"),
         J::Bool(false) => out.extend_from_slice(b"false"),
         J::Int(i) => write_int(out, *i),
+        J::UInt(u) => out.extend_from_slice(u.to_string().as_bytes()),
         J::Float(f) => write_float(out, *f),
         J::Str(s) => write_str(out, s),
         J::List(l) => {
@@ -353,6 +357,8 @@ pub fn from_serde(v: &serde_json::Value) -> J {
         serde_json::Value::Number(n) => {
             if let Some(i) = n.as_i64() {
                 J::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                J::UInt(u)
             } else {
                 J::Float(n.as_f64().unwrap_or(f64::NAN))
             }

@@ -160,7 +160,7 @@ fn parse_search(body: &str, rec: &mut Obj) {
             if pop_truncated(&mut kv) {
                 rec.set(st("truncated"), J::Bool(true));
             }
-            rec.update(kv);
+            merge(rec, kv);
             if !text.is_empty() {
                 rec.set(st("error"), js(&text));
             }
@@ -257,6 +257,21 @@ fn parse_search(body: &str, rec: &mut Obj) {
     }
 }
 
+/// Keys of a record the line's own `key=value` pairs never overwrite (parse.py RESERVED_KEYS).
+fn reserved(k: &str) -> bool {
+    matches!(k, "t" | "conn" | "op" | "kind" | "type" | "internal" | "internal_id" | "nesting" | "json_key"
+        | "_path" | "_off" | "kv" | "text")
+}
+
+/// parse.py `_merge`: `rec.update(kv)` without the reserved keys.
+fn merge(rec: &mut Obj, kv: Obj) {
+    for (k, v) in kv.0 {
+        if !reserved(&k) {
+            rec.set(k, v);
+        }
+    }
+}
+
 /// `kv.pop("_truncated", None)` truthiness.
 fn pop_truncated(kv: &mut Obj) -> bool {
     match kv.0.iter().position(|(k, _)| k == "_truncated") {
@@ -284,7 +299,7 @@ fn parse_request(verb: &str, body: &str, rec: &mut Obj) {
                 rec.set(st("targetop"), js(target));
                 if let Some(m) = m {
                     let (kv, _) = parse_kv(&body[m + 1..]);
-                    rec.update(kv);
+                    merge(rec, kv);
                 }
             }
         }
@@ -294,7 +309,7 @@ fn parse_request(verb: &str, body: &str, rec: &mut Obj) {
             if pop_truncated(&mut kv) {
                 rec.set(st("truncated"), J::Bool(true));
             }
-            rec.update(kv);
+            merge(rec, kv);
             if !text.is_empty() {
                 rec.set(st("error"), js(&text));
             }
@@ -434,11 +449,9 @@ pub fn parse_text(line: &str) -> Parsed {
     let mut rest = &rest[sp + 1..];
     let mut internal = false;
     let conn;
-    if py::isdigit(conn_tok) {
-        conn = match py::int(conn_tok).ok_or(()) {
-            Ok(c) => c,
-            Err(_) => return Parsed::Error("ValueError"),
-        };
+    let ct = conn_tok.as_bytes();
+    if !ct.is_empty() && ct.len() <= 18 && ct.iter().all(|b| b.is_ascii_digit()) {
+        conn = ct.iter().fold(0i64, |a, &b| a * 10 + (b - b'0') as i64);
         if let Some(r) = rest.strip_prefix("(Internal) ") {
             internal = true;
             rest = r;
@@ -538,7 +551,7 @@ pub fn parse_text(line: &str) -> Parsed {
             "EXT_INFO" => {
                 rec.set(st("kind"), js("ext_info"));
                 let (kv, _) = parse_kv(tail);
-                rec.update(kv);
+                merge(&mut rec, kv);
                 return Parsed::Rec(rec);
             }
             "UNPROCESSED" => {
@@ -763,15 +776,26 @@ fn op_type_of_json(operation: &str) -> Option<&'static str> {
     })
 }
 
-/// Python int(x) for a JSON value: Err = TypeError/ValueError.
-fn json_int(v: &J) -> Option<i64> {
-    match v.resolved() {
-        J::Int(i) => Some(*i),
-        J::Bool(b) => Some(*b as i64),
-        J::Float(f) if f.is_finite() => Some(f.trunc() as i64),
-        J::Str(s) => py::int(s),
-        _ => None,
-    }
+/// Python `int(x)` for a JSON value: Ok(None) = TypeError/ValueError, Err = an int beyond 64 bits
+/// (Python keeps it, then orjson refuses to write it: a document could not be made).
+fn json_int(v: &J) -> Result<Option<J>, ()> {
+    let i: i128 = match v.resolved() {
+        J::Int(i) => return Ok(Some(J::Int(*i))),
+        J::UInt(u) => return Ok(Some(J::UInt(*u))),
+        J::Bool(b) => *b as i128,
+        J::Float(f) => match py::trunc128(*f) {
+            Some(i) => i,
+            None if f.is_finite() => return Err(()),
+            None => return Ok(None),
+        },
+        J::Str(s) => match py::int128(s) {
+            Some(i) => i,
+            None if py::int_parts(s).is_some() => return Err(()), // digits beyond 128 bits
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    py::int_json(i).map(Some).ok_or(())
 }
 
 /// `" ".join(list)`: None = TypeError (a non-str item).
@@ -823,8 +847,15 @@ pub fn parse_json(line: &str) -> Parsed {
         rec.push("internal_id", g("op_internal_id"));
         rec.push("nesting", g("op_internal_nested_count"));
     }
-    let c = if !conn.is_null() && !conn.eq_str("Internal") { json_int(&conn).unwrap_or(0) } else { 0 };
-    rec.set(st("conn"), J::Int(c));
+    let c = if !conn.is_null() && !conn.eq_str("Internal") {
+        match json_int(&conn) {
+            Ok(c) => c.unwrap_or(J::Int(0)),
+            Err(()) => return Parsed::Error("OverflowError"),
+        }
+    } else {
+        J::Int(0)
+    };
+    rec.set(st("conn"), c);
     if let Some(k) = obj.get("key") {
         rec.set(st("json_key"), k.clone());
     }
@@ -1086,7 +1117,7 @@ pub fn parse_json(line: &str) -> Parsed {
                 let v = format!("{}:{}", f(res, "response_target_position"), f(res, "response_content_count"));
                 set(&mut rec, "response", js(&v));
                 let r = res.g("response_result");
-                if matches!(r, J::Int(_) | J::Bool(_)) {
+                if matches!(r, J::Int(_) | J::UInt(_) | J::Bool(_)) {
                     set(&mut rec, "vlv_result", r);
                 }
             }

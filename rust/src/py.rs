@@ -100,12 +100,13 @@ fn num_strip(s: &str) -> &str {
     s.trim_matches(|c: char| c != '\x1c' && c != '\x1d' && c != '\x1e' && c != '\x1f' && is_space(c))
 }
 
-/// `int(s)` for a str: surrounding whitespace, a sign, digits with `_`. None = ValueError
-/// (or a value beyond 64 bits).
-pub fn int(s: &str) -> Option<i64> {
+/// The sign and ASCII digits `int(s)` reads from a str (None = ValueError).
+pub fn int_parts(s: &str) -> Option<(bool, std::borrow::Cow<'_, str>)> {
     let t = num_strip(s);
     if !t.is_ascii() {
-        return int(&ascii_number(t)?);
+        let a = ascii_number(t)?;
+        let (neg, body) = int_parts(&a)?;
+        return Some((neg, std::borrow::Cow::Owned(body.into_owned())));
     }
     let (neg, body) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -119,9 +120,144 @@ pub fn int(s: &str) -> Option<i64> {
     if !body.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    Some((neg, body))
+}
+
+/// `int(s)` for a str: surrounding whitespace, a sign, digits with `_`. None = ValueError
+/// (or a value beyond 64 bits).
+pub fn int(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if !b.is_empty() && b.len() <= 18 && b.iter().all(|c| c.is_ascii_digit()) {
+        return Some(b.iter().fold(0i64, |a, &c| a * 10 + (c - b'0') as i64)); // the common case
+    }
+    i64::try_from(int128(s)?).ok()
+}
+
+/// `int(s)` as a 128-bit value (None = ValueError, or beyond 128 bits).
+pub fn int128(s: &str) -> Option<i128> {
+    let (neg, body) = int_parts(s)?;
     let v: i128 = body.parse().ok()?;
-    let v = if neg { -v } else { v };
-    i64::try_from(v).ok()
+    Some(if neg { -v } else { v })
+}
+
+/// `float(int(s))`: any number of digits, correctly rounded (None = ValueError, or an
+/// OverflowError beyond the float range).
+pub fn int_as_float(s: &str) -> Option<f64> {
+    let (neg, body) = int_parts(s)?;
+    let v: f64 = body.parse().ok()?;
+    if !v.is_finite() {
+        return None;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// `int(f)` of a finite float (truncation), exactly, when it fits 128 bits.
+pub fn trunc128(f: f64) -> Option<i128> {
+    if !f.is_finite() || f.abs() >= 1.7e38 {
+        return None;
+    }
+    Some(f.trunc() as i128)
+}
+
+/// `str(int(f))` of a finite float, exact at any magnitude (Python ints have no limit).
+pub fn float_int_str(f: f64) -> String {
+    if let Some(i) = trunc128(f) {
+        return i.to_string();
+    }
+    if !f.is_finite() {
+        return if f.is_nan() { "nan".into() } else { "inf".into() };
+    }
+    // |f| >= 1.7e38 is an integer: mantissa * 2^exp, printed in base 1e9 limbs
+    let bits = f.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32 - 1075;
+    let mant = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+    let mut limbs: Vec<u64> = vec![mant % 1_000_000_000, (mant / 1_000_000_000) % 1_000_000_000,
+                                   mant / 1_000_000_000_000_000_000];
+    for _ in 0..exp {
+        let mut carry = 0u64;
+        for l in limbs.iter_mut() {
+            let v = *l * 2 + carry;
+            *l = v % 1_000_000_000;
+            carry = v / 1_000_000_000;
+        }
+        if carry > 0 {
+            limbs.push(carry);
+        }
+    }
+    while limbs.len() > 1 && *limbs.last().unwrap() == 0 {
+        limbs.pop();
+    }
+    let mut out = String::new();
+    if f < 0.0 {
+        out.push('-');
+    }
+    out.push_str(&limbs.last().unwrap().to_string());
+    for l in limbs.iter().rev().skip(1) {
+        out.push_str(&format!("{:09}", l));
+    }
+    out
+}
+
+/// Python's exact comparison of a float with an int (None: NaN).
+pub fn cmp_float_int(f: f64, i: i128) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering::*;
+    if f.is_nan() {
+        return None;
+    }
+    if f >= 1.7e38 {
+        return Some(Greater);
+    }
+    if f <= -1.7e38 {
+        return Some(Less);
+    }
+    let fl = f.floor();
+    let fi = fl as i128;
+    Some(match fi.cmp(&i) {
+        Equal if f > fl => Greater,
+        o => o,
+    })
+}
+
+/// Python `f >= i` for a float and an int (exact, no rounding of the int).
+pub fn float_ge_int(f: f64, i: i128) -> bool {
+    matches!(cmp_float_int(f, i), Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal))
+}
+
+/// Python `a > b` for two numbers (exact between ints and floats).
+pub fn num_gt(a: Num, b: Num) -> bool {
+    use std::cmp::Ordering::Greater;
+    match (a, b) {
+        (Num::I(x), Num::I(y)) => x > y,
+        (Num::F(x), Num::F(y)) => x > y,
+        (Num::F(x), Num::I(y)) => cmp_float_int(x, y) == Some(Greater),
+        (Num::I(x), Num::F(y)) => cmp_float_int(y, x) == Some(std::cmp::Ordering::Less),
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum Num {
+    I(i128),
+    F(f64),
+}
+
+/// A JSON value as a Python number (bool is an int), or None.
+pub fn num_of(v: &J) -> Option<Num> {
+    match v.resolved() {
+        J::Int(i) => Some(Num::I(*i as i128)),
+        J::UInt(u) => Some(Num::I(*u as i128)),
+        J::Bool(b) => Some(Num::I(*b as i128)),
+        J::Float(f) => Some(Num::F(*f)),
+        _ => None,
+    }
+}
+
+/// A Python int as the JSON value orjson writes (None: beyond 64 bits, orjson raises).
+pub fn int_json(i: i128) -> Option<J> {
+    if let Ok(v) = i64::try_from(i) {
+        Some(J::Int(v))
+    } else {
+        u64::try_from(i).ok().map(J::UInt)
+    }
 }
 
 /// `float(s)` for a str.
@@ -261,6 +397,7 @@ pub fn to_str(v: &J) -> String {
         J::Bool(true) => "True".into(),
         J::Bool(false) => "False".into(),
         J::Int(i) => i.to_string(),
+        J::UInt(u) => u.to_string(),
         J::Float(f) => float_repr(*f),
         J::Str(s) => s.to_string(),
         other => {

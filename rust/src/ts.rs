@@ -6,7 +6,7 @@ use smol_str::SmolStr;
 
 #[derive(Clone)]
 pub struct Entry {
-    pub epoch: i64,
+    pub epoch: i128,
     pub iso: String,
     pub iso_tz: String,
 }
@@ -37,6 +37,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 fn second(date: &str, tz: &str) -> Option<Entry> {
+    // Python ints have no limit: 128 bits hold every stamp but a hand-made hour of 30+ digits
     let (y, month, d, h, mi, s);
     if date.contains('/') {
         let mut it = date.splitn(3, '/');
@@ -47,13 +48,12 @@ fn second(date: &str, tz: &str) -> Option<Entry> {
         if parts.len() != 4 {
             return None;
         }
-        let m = MONTHS.iter().position(|x| *x == mon)? as i64 + 1;
-        y = py::int(parts[0])?;
-        d = py::int(day)?;
-        h = py::int(parts[1])?;
-        mi = py::int(parts[2])?;
-        s = py::int(parts[3])?;
-        month = m;
+        month = MONTHS.iter().position(|x| *x == mon)? as i128 + 1;
+        y = py::int128(parts[0])?;
+        d = py::int128(day)?;
+        h = py::int128(parts[1])?;
+        mi = py::int128(parts[2])?;
+        s = py::int128(parts[3])?;
     } else {
         let p: Vec<&str> = date.split('T').collect();
         if p.len() != 2 {
@@ -64,24 +64,40 @@ fn second(date: &str, tz: &str) -> Option<Entry> {
         if ymd.len() != 3 || hms.len() != 3 {
             return None;
         }
-        month = py::int(ymd[1])?;
-        y = py::int(ymd[0])?;
-        d = py::int(ymd[2])?;
-        h = py::int(hms[0])?;
-        mi = py::int(hms[1])?;
-        s = py::int(hms[2])?;
+        month = py::int128(ymd[1])?;
+        y = py::int128(ymd[0])?;
+        d = py::int128(ymd[2])?;
+        h = py::int128(hms[0])?;
+        mi = py::int128(hms[1])?;
+        s = py::int128(hms[2])?;
     }
-    let first = tz.chars().next()?; // tz[0]: IndexError for an empty zone
-    let sign = if first == '-' { -1 } else { 1 };
-    let off = sign * (py::int(py::cslice(tz, 1, Some(3)))? * 3600 + py::int(py::cslice(tz, 3, Some(5)))? * 60);
-    // calendar.timegm -> datetime.date(year, month, 1): Python raises ValueError out of range
-    if !(1..=9999).contains(&y) || !(1..=12).contains(&month) {
+    // no zone: UTC ("Z"); `tz[1:3]`/`tz[3:5]` are character slices
+    let off: i128 = if tz.is_empty() {
+        0
+    } else {
+        let sign = if tz.starts_with('-') { -1 } else { 1 };
+        sign * (py::int128(py::cslice(tz, 1, Some(3)))? * 3600 + py::int128(py::cslice(tz, 3, Some(5)))? * 60)
+    };
+    // out-of-range fields are bad stamps; calendar.timegm -> datetime.date(year, month, 1) also
+    // refuses years beyond 9999. Hours, minutes and seconds may be negative (arithmetic).
+    if !((1..=12).contains(&month) && (1..=31).contains(&d) && h <= 23 && mi <= 59 && s <= 60
+        && (1..=9999).contains(&y))
+    {
         return None;
     }
-    let days = days_from_civil(y, month, 1) + d - 1;
-    let epoch = days * 86400 + h * 3600 + mi * 60 + s - off;
+    let days = days_from_civil(y as i64, month as i64, 1) as i128 + d - 1;
+    let epoch = days
+        .checked_mul(86400)?
+        .checked_add(h.checked_mul(3600)?)?
+        .checked_add(mi.checked_mul(60)?)?
+        .checked_add(s)?
+        .checked_sub(off)?;
     let iso = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, month, d, h, mi, s);
-    let iso_tz = format!("{}:{}", py::cslice(tz, 0, Some(3)), py::cslice(tz, 3, Some(5)));
+    let iso_tz = if tz.is_empty() {
+        "Z".to_string()
+    } else {
+        format!("{}:{}", py::cslice(tz, 0, Some(3)), py::cslice(tz, 3, Some(5)))
+    };
     Some(Entry { epoch, iso, iso_tz })
 }
 
@@ -139,7 +155,7 @@ impl Ts {
     }
 
     /// TimestampConverter.second_epoch: the whole second's epoch (None = BadTimestamp).
-    pub fn second_epoch(&mut self, raw: &str) -> Option<i64> {
+    pub fn second_epoch(&mut self, raw: &str) -> Option<i128> {
         let (date, tz, _) = Self::split(raw);
         if self.last.is_some() && self.last_key.len() == date.len() + tz.len()
             && self.last_key.as_bytes()[..date.len()] == *date.as_bytes()
@@ -150,18 +166,19 @@ impl Ts {
         self.entry(date, tz).map(|e| e.epoch)
     }
 
-    /// TimestampConverter.iso: cached per `raw[:24] + raw[-6:]` (so a bad stamp that shares
-    /// its key with a good one gets the good one's value, as in Python).
+    /// TimestampConverter.iso: cached per millisecond, keyed `raw[:dot + 4] + raw[sp:]`, only for
+    /// well-formed stamps (digits between the first `.` and the last space); others are converted
+    /// every time. Two stamps sharing a key share the cached value, as in Python.
     pub fn iso(&mut self, raw: &str) -> Option<SmolStr> {
+        let dot = raw.find('.');
+        let sp = raw.rfind(' ');
+        let (dot, sp) = match (dot, sp) {
+            (Some(d), Some(s)) if s >= d && py::isdigit(&raw[d + 1..s]) => (d, s),
+            _ => return self.convert(raw).map(|x| SmolStr::new(x.1)),
+        };
         self.iso_key.clear();
-        if raw.is_ascii() {
-            let n = raw.len();
-            self.iso_key.push_str(&raw[..n.min(24)]);
-            self.iso_key.push_str(&raw[n.saturating_sub(6)..]);
-        } else {
-            self.iso_key.push_str(py::cslice(raw, 0, Some(24)));
-            self.iso_key.push_str(py::cslice(raw, -6, None));
-        }
+        self.iso_key.push_str(&raw[..py::skip_chars(raw, dot, 4)]);
+        self.iso_key.push_str(&raw[sp..]);
         // the last key looked up or inserted is always in Python's cache too
         if self.iso_last_ok && self.iso_key == self.iso_last_key {
             return Some(self.iso_last.clone());
@@ -231,18 +248,19 @@ impl Ts {
     }
 }
 
-/// parse_seconds: None = ValueError.
+/// parse_seconds: None = ValueError (junk, or not a finite number of seconds).
 pub fn parse_seconds(value: &str) -> Option<f64> {
     match value.find('.') {
-        None => py::int(value).map(|i| i as f64),
+        None => py::int_as_float(value),
         Some(dot) => {
             let frac = &value[dot + 1..];
-            if frac.chars().count() == 10 {
-                let a = py::int(&value[..dot])?;
+            if frac.chars().count() == 10 && py::isdigit(frac) {
+                // int(value[:dot]) + int(frac) / 1e9
+                let a = py::int_as_float(&value[..dot])?;
                 let b = py::int(frac)?;
-                Some(a as f64 + b as f64 / 1e9)
+                Some(a + b as f64 / 1e9)
             } else {
-                py::float(value)
+                py::float(value).filter(|f| f.is_finite())
             }
         }
     }
