@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from typing import Any
 
@@ -63,7 +64,8 @@ class NdjsonSender:
             with open(self.path, "ab") as f:
                 f.write(data)
                 f.flush()
-                os.fsync(f.fileno())
+                if stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/null, pipes: nothing to sync
+                    os.fsync(f.fileno())
         return SendResult(acknowledged=len(docs))
 
 
