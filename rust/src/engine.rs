@@ -1,7 +1,8 @@
 //! stages.py + join.py + enrich.py: lines in, NDJSON documents out, in the Python order.
 
 use crate::filter::FilterCache;
-use crate::json::{st, write_obj, Obj, J, S};
+use crate::docw::{member, Members, ObjW, Part};
+use crate::json::{st, write_float, write_int, write_json, write_obj, write_str, Obj, J, S};
 use crate::parse::{parse_line, Parsed};
 use crate::py;
 use crate::ts::{parse_seconds, Ts};
@@ -25,8 +26,8 @@ fn js(s: &str) -> J {
 
 // ------------------------------------------------------------------------------ code tables
 
-fn result_name(code: i64) -> String {
-    let s = match code {
+fn result_name(code: i64) -> Option<&'static str> {
+    Some(match code {
         0 => "success", 1 => "operationsError", 2 => "protocolError", 3 => "timeLimitExceeded",
         4 => "sizeLimitExceeded", 5 => "compareFalse", 6 => "compareTrue", 7 => "authMethodNotSupported",
         8 => "strongerAuthRequired", 9 => "partialResults", 10 => "referral", 11 => "adminLimitExceeded",
@@ -41,9 +42,8 @@ fn result_name(code: i64) -> String {
         68 => "entryAlreadyExists", 69 => "objectClassModsProhibited", 71 => "affectsMultipleDSAs",
         76 => "virtualListViewError", 80 => "other", 118 => "canceled", 119 => "noSuchOperation",
         120 => "tooLate", 121 => "cannotCancel", 122 => "assertionFailed", 123 => "authorizationDenied",
-        _ => return format!("code{}", code),
-    };
-    s.to_string()
+        _ => return None,
+    })
 }
 
 fn non_failure(code: i64) -> bool {
@@ -65,15 +65,6 @@ fn tag_to_op_type(tag: i64) -> &'static str {
         120 => "EXT",
         _ => "UNKNOWN",
     }
-}
-
-fn op_action(op_type: &str) -> String {
-    match op_type {
-        "BIND" => "bind", "SRCH" => "search", "MOD" => "modify", "ADD" => "add", "DEL" => "delete",
-        "MODRDN" => "modrdn", "CMP" => "compare", "EXT" => "extended", "ABANDON" => "abandon", "UNBIND" => "unbind",
-        other => return other.to_lowercase(),
-    }
-    .to_string()
 }
 
 fn event_type(op_type: &str) -> &'static str {
@@ -176,12 +167,21 @@ type PKey = (K, K, K);
 
 // ------------------------------------------------------------------------------ state
 
+/// A connection identity's document parts, serialised once (every document of that identity
+/// copies the bytes).
 struct Parts {
-    source: Option<J>,
-    destination: Option<J>,
-    tls: Option<J>,
-    conn: J,
-    bind: J,
+    source: Option<Vec<u8>>,
+    destination: Option<Vec<u8>>,
+    tls: Option<Vec<u8>>,
+    conn: Vec<u8>,
+    bind: Vec<u8>,
+    bind_obj: Obj,
+}
+
+fn json_bytes(v: &J) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    write_json(&mut out, v);
+    out
 }
 
 struct Ident {
@@ -342,10 +342,11 @@ pub struct DeadLetter {
 pub struct Engine {
     connections: bool,
     with_ids: bool,
-    host: Option<J>,
+    host_json: Option<Vec<u8>>,
     host_name: String,
     service: Obj,
-    service_j: J,
+    service_json: Vec<u8>,
+    members: Members,
     grace: f64,
     ts: Ts,
     filters: FilterCache,
@@ -428,7 +429,7 @@ fn parts_of(ident: &Ident) -> &Parts {
                 c.push("subject", ident.tls_client_subject.clone());
                 t.push("client", J::Obj(c));
             }
-            Some(J::Shared(Arc::new(J::Obj(t))))
+            Some(json_bytes(&J::Obj(t)))
         } else {
             None
         };
@@ -453,11 +454,12 @@ fn parts_of(ident: &Ident) -> &Parts {
             bind.push("mech", ident.bind_mech.clone());
         }
         Parts {
-            source: source.map(|s| J::Shared(Arc::new(s))),
-            destination: destination.map(|s| J::Shared(Arc::new(s))),
+            source: source.map(|s| json_bytes(&s)),
+            destination: destination.map(|s| json_bytes(&s)),
             tls,
-            conn: J::Shared(Arc::new(J::Obj(conn))),
-            bind: J::Shared(Arc::new(J::Obj(bind))),
+            conn: json_bytes(&J::Obj(conn)),
+            bind: json_bytes(&J::Obj(bind.clone())),
+            bind_obj: bind,
         }
     })
 }
@@ -494,18 +496,18 @@ impl Engine {
                 service.push("name", js(n));
             }
         }
-        let host = match host_name.as_deref() {
+        let host_json = match host_name.as_deref() {
             Some(h) if !h.is_empty() => {
                 let mut o = Obj::with_capacity(1);
                 o.push("name", js(h));
-                Some(J::Shared(Arc::new(J::Obj(o))))
+                Some(json_bytes(&J::Obj(o)))
             }
             _ => None,
         };
-        let service_j = J::Shared(Arc::new(J::Obj(service.clone())));
+        let service_json = json_bytes(&J::Obj(service.clone()));
         Engine {
-            connections, with_ids, host, host_name: host_name.filter(|h| !h.is_empty()).unwrap_or_default(),
-            service, service_j, grace, ts: Ts::default(), filters: FilterCache::default(),
+            connections, with_ids, host_json, host_name: host_name.filter(|h| !h.is_empty()).unwrap_or_default(),
+            service, service_json, members: Members::default(), grace, ts: Ts::default(), filters: FilterCache::default(),
             conns: FxHashMap::default(), pending: FxHashMap::default(), unprocessed: FxHashMap::default(), seq: 0, closing: VecDeque::new(),
             last_open_conn: -1, stats: Stats::default(), documents: 0, dead: Vec::new(), out: Vec::with_capacity(1 << 20),
         }
@@ -522,7 +524,7 @@ impl Engine {
                 self.service.set(st("name"), js(&i));
             }
         }
-        self.service_j = J::Shared(Arc::new(J::Obj(self.service.clone())));
+        self.service_json = json_bytes(&J::Obj(self.service.clone()));
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -1164,9 +1166,6 @@ impl Engine {
     fn op_doc(&mut self, req: Option<&Obj>, res: Option<&Obj>, ident: &Arc<Ident>, status: &str,
               details: Option<&Details>) {
         let parts = parts_of(ident);
-        let mut dirsrv = Obj::with_capacity(12);
-        dirsrv.push("conn", parts.conn.clone());
-        dirsrv.push("bind", parts.bind.clone());
         let anchor = req.or(res).unwrap();
         let start_iso = match req {
             Some(r) => t_of(r).and_then(|t| self.ts.iso(t)),
@@ -1176,263 +1175,188 @@ impl Engine {
             Some(r) => t_of(r).and_then(|t| self.ts.iso(t)),
             None => None,
         };
-        let mut doc = Obj::with_capacity(10);
-        let ts = match (&start_iso, &end_iso) {
-            (Some(s), _) if !s.is_empty() => J::Str(s.clone()),
-            (_, Some(e)) => J::Str(e.clone()),
-            (Some(s), None) => J::Str(s.clone()),
-            (None, None) => J::Null,
-        };
-        doc.push("@timestamp", ts);
-        let op_type: String = match req {
-            Some(r) => r.gstr("type").unwrap_or("").to_string(),
-            None => {
-                num(res.and_then(|r| kv_of(r).get("tag"))).map(tag_to_op_type).unwrap_or("UNKNOWN").to_string()
-            }
+        let op_type: &str = match req {
+            Some(r) => r.gstr("type").unwrap_or(""),
+            None => num(res.and_then(|r| kv_of(r).get("tag"))).map(tag_to_op_type).unwrap_or("UNKNOWN"),
         };
         let internal = anchor.truthy("internal");
         let anchor_op = anchor.g("op");
-        let mut op = Obj::with_capacity(9);
-        op.push("id", anchor_op.clone());
-        op.push("type", js(&op_type));
-        op.push("status", js(status));
-        op.push("internal", J::Bool(internal));
+        let mut m = std::mem::take(&mut self.members);
+        m.clear();
+        let s = m.begin();
+        m.scratch.extend_from_slice(&parts.conn);
+        m.set("conn", s);
+        let s = m.begin();
+        m.scratch.extend_from_slice(&parts.bind);
+        m.set("bind", s);
         let mut op_key = format!("{}-{}", py::to_str(&ident.key), py::to_str(&anchor_op));
-        if internal {
-            let iid = anchor.g("internal_id");
-            let nesting = anchor.g("nesting");
-            op.push("internal_id", iid.clone());
-            op.push("nesting", nesting.clone());
-            if key_of(&ident.conn_id) != K::I(0) {
-                op.push("parent_key", js(&op_key));
+        let s = m.begin();
+        {
+            let o = &mut m.scratch;
+            let mut w = ObjW::open(o);
+            w.val(o, "id", &anchor_op);
+            w.str(o, "type", op_type);
+            w.str(o, "status", status);
+            w.key(o, "internal");
+            o.extend_from_slice(if internal { b"true" } else { b"false" });
+            if internal {
+                let iid = anchor.g("internal_id");
+                let nesting = anchor.g("nesting");
+                w.val(o, "internal_id", &iid);
+                w.val(o, "nesting", &nesting);
+                if key_of(&ident.conn_id) != K::I(0) {
+                    w.str(o, "parent_key", &op_key);
+                }
+                if iid.is_null() {
+                    op_key = format!("{}-i@{}", op_key, py::to_str(&anchor.g("t")));
+                } else if nesting.truthy() {
+                    op_key = format!("{}-i{}-d{}", op_key, py::to_str(&iid), py::to_str(&nesting));
+                } else {
+                    op_key = format!("{}-i{}", op_key, py::to_str(&iid));
+                }
             }
-            if iid.is_null() {
-                op_key = format!("{}-i@{}", op_key, py::to_str(&anchor.g("t")));
-            } else if nesting.truthy() {
-                op_key = format!("{}-i{}-d{}", op_key, py::to_str(&iid), py::to_str(&nesting));
-            } else {
-                op_key = format!("{}-i{}", op_key, py::to_str(&iid));
+            w.str(o, "key", &op_key);
+            if details.map(|d| d.abandoned).unwrap_or(false) {
+                w.key(o, "abandoned");
+                o.extend_from_slice(b"true");
+            }
+            w.close(o);
+        }
+        m.set("op", s);
+        let mut outcome = "unknown";
+        let mut duration = None;
+        if let Some(r) = res {
+            outcome = result_part(r, &mut m, &mut duration);
+        }
+        if let Some(r) = req {
+            self.request_part(op_type, r, res, &mut m, parts);
+        }
+        if let Some(d) = details {
+            if !d.is_empty() {
+                details_part(d, &mut m);
             }
         }
-        op.push("key", js(&op_key));
-        dirsrv.push("op", J::Obj(op));
-        let mut event = Obj::with_capacity(12);
-        event.push("dataset", js("dirsrv.access"));
-        event.push("module", js("dirsrv"));
-        event.push("kind", js("event"));
-        event.push("category", J::List(vec![js("network")]));
-        event.push("action", js(&op_action(&op_type)));
-        event.push("type", J::List(vec![js(event_type(&op_type))]));
+        let id = if self.with_ids { Some(self.doc_id(&op_key, req.and_then(t_of), res.and_then(t_of))) } else { None };
+        let out = &mut self.out;
+        out.extend_from_slice(b"{\"@timestamp\":");
+        match (&start_iso, &end_iso) {
+            (Some(s), _) if !s.is_empty() => write_str(out, s),
+            (_, Some(e)) => write_str(out, e),
+            (Some(s), None) => write_str(out, s),
+            (None, None) => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(
+            b",\"event\":{\"dataset\":\"dirsrv.access\",\"module\":\"dirsrv\",\"kind\":\"event\",\"category\":[\"network\"],\"action\":");
+        write_action(out, op_type);
+        out.extend_from_slice(b",\"type\":[");
+        write_str(out, event_type(op_type));
+        out.push(b']');
         if let Some(s) = &start_iso {
             if !s.is_empty() {
-                event.push("start", J::Str(s.clone()));
+                out.extend_from_slice(b",\"start\":");
+                write_str(out, s);
             }
         }
         if let Some(e) = &end_iso {
             if !e.is_empty() {
-                event.push("end", J::Str(e.clone()));
+                out.extend_from_slice(b",\"end\":");
+                write_str(out, e);
             }
         }
-        let mut outcome = "unknown";
-        if let Some(r) = res {
-            outcome = self.result_part(r, &mut dirsrv, &mut event);
+        if let Some(d) = &duration {
+            out.extend_from_slice(b",\"duration\":");
+            write_json(out, d);
         }
-        event.push("outcome", js(outcome));
-        if let Some(r) = req {
-            self.request_part(&op_type, r, res, &mut dirsrv);
+        out.extend_from_slice(b",\"outcome\":");
+        write_str(out, outcome);
+        if let Some(id) = &id {
+            out.extend_from_slice(b",\"id\":");
+            write_str(out, id);
         }
-        if let Some(d) = details {
-            if !d.is_empty() {
-                details_part(d, &mut dirsrv);
-            }
-        }
-        if self.with_ids {
-            let id = self.doc_id(&op_key, req.and_then(t_of), res.and_then(t_of));
-            event.push("id", js(&id));
-        }
-        doc.push("event", J::Obj(event));
-        if let Some(s) = &parts.source {
-            doc.push("source", s.clone());
-        }
-        if let Some(s) = &parts.destination {
-            doc.push("destination", s.clone());
-        }
-        if let Some(s) = &parts.tls {
-            doc.push("tls", s.clone());
-        }
-        doc.push("service", self.service_j.clone());
-        if let Some(h) = &self.host {
-            doc.push("host", h.clone());
-        }
+        out.push(b'}');
+        common_parts(out, parts, &self.service_json, self.host_json.as_deref());
         // stages.Enrich: the log position is the RESULT's when there is one
         let log_anchor = res.or(req).unwrap();
-        let mut file = Obj::with_capacity(1);
-        file.push("path", log_anchor.g("_path"));
-        let mut log = Obj::with_capacity(2);
-        log.push("file", J::Obj(file));
-        log.push("offset", log_anchor.g("_off"));
-        doc.push("log", J::Obj(log));
-        doc.push("dirsrv", J::Obj(dirsrv));
-        write_obj(&mut self.out, &doc);
-        self.out.push(b'\n');
+        out.extend_from_slice(b",\"log\":{\"file\":{\"path\":");
+        write_json(out, &log_anchor.g("_path"));
+        out.extend_from_slice(b"},\"offset\":");
+        write_json(out, &log_anchor.g("_off"));
+        out.extend_from_slice(b"},\"dirsrv\":");
+        m.write(out);
+        out.extend_from_slice(b"}\n");
+        self.members = m;
         self.documents += 1;
     }
 
-    fn result_part(&mut self, res: &Obj, dirsrv: &mut Obj, event: &mut Obj) -> &'static str {
-        let kv = kv_of(res);
-        let mut result = Obj::with_capacity(8);
-        let mut outcome = "unknown";
-        if let Some(code) = num(kv.get("err")) {
-            result.push("code", J::Int(code));
-            result.push("name", js(&result_name(code)));
-            outcome = if non_failure(code) { "success" } else { "failure" };
+    fn request_part(&mut self, op_type: &str, req: &Obj, res: Option<&Obj>, m: &mut Members, parts: &Parts) {
+        if let Some(a) = req.get("authzid").filter(|a| a.truthy()) {
+            m.set_json("authzid", a);
         }
-        if let Some(ti) = num(kv.get("tag")) {
-            result.push("tag", J::Int(ti));
-            result.push("tag_name", js(&tag_name(ti).map(str::to_string).unwrap_or_else(|| ti.to_string())));
+        if let Some(e) = req.get("error").filter(|e| e.truthy()) {
+            m.set_json("request_error", e);
         }
-        if let Some(n) = num(kv.get("nentries")) {
-            result.push("nentries", J::Int(n));
-        }
-        if res.truthy("text") {
-            result.push("message", res.g("text"));
-        }
-        if let Some(csn) = kv.get("csn") {
-            result.push("csn", csn.clone());
-        }
-        if let Some(sid) = kv.get("sid") {
-            dirsrv.set(st("sid"), sid.clone());
-        }
-        if let Some(dn) = kv.get("dn") {
-            result.push("bound_dn", dn.clone());
-        }
-        dirsrv.set(st("result"), J::Obj(result));
-        let mut timing = Obj::with_capacity(5);
-        let mut etime = None;
-        for key in ["wqtime", "wtime", "optime", "writetime", "etime"] {
-            if let Some(v) = kv.get(key) {
-                if let Some(f) = v.as_str().and_then(parse_seconds) {
-                    timing.push(key, J::Float(f));
-                    if key == "etime" {
-                        etime = Some(f);
-                    }
-                }
-            }
-        }
-        if !timing.0.is_empty() {
-            dirsrv.set(st("timing"), J::Obj(timing));
-            if let Some(d) = etime.and_then(nanos) {
-                event.push("duration", d);
-            }
-        }
-        if let Some(wb) = kv.get("wbusy") {
-            let wb = wb.as_str().unwrap_or("");
-            let (busy, wmax) = match wb.find('/') {
-                Some(i) => (&wb[..i], &wb[i + 1..]),
-                None => (wb, ""),
-            };
-            let mut pool = Obj::with_capacity(3);
-            let (b, m) = (js(busy), js(wmax));
-            for (name, value) in [("busy", Some(&b)), ("max", Some(&m)), ("queue_depth", kv.get("wqdepth"))] {
-                if let Some(n) = num(value) {
-                    pool.push(name, J::Int(n));
-                }
-            }
-            dirsrv.set(st("pool"), J::Obj(pool));
-        }
-        if let Some(notes) = kv.get("notes") {
-            if notes.truthy() {
-                let notes = notes.as_str().unwrap_or("");
-                let letters: Vec<&str> = notes.split(',').filter(|n| !n.is_empty()).collect();
-                dirsrv.set(st("notes"), J::List(letters.iter().map(|l| js(l)).collect()));
-                dirsrv.set(st("note_names"), J::List(letters.iter().map(|l| js(note_name(l))).collect()));
-                if letters.contains(&"A") {
-                    dirsrv.setdefault_obj("search").set(st("unindexed"), js("full"));
-                } else if letters.contains(&"U") {
-                    dirsrv.setdefault_obj("search").set(st("unindexed"), js("partial"));
-                }
-                if letters.contains(&"P") {
-                    dirsrv.setdefault_obj("search").set(st("paged"), J::Bool(true));
-                }
-            }
-        }
-        if kv.contains("pr_idx") {
-            let search = dirsrv.setdefault_obj("search");
-            let paged = search.setdefault_obj("paged_results");
-            for (key, name) in [("pr_idx", "index"), ("pr_cookie", "cookie")] {
-                if let Some(i) = num(kv.get(key)) {
-                    paged.set(st(name), J::Int(i));
-                }
-            }
-        }
-        outcome
-    }
-
-    fn request_part(&mut self, op_type: &str, req: &Obj, res: Option<&Obj>, dirsrv: &mut Obj) {
-        if req.truthy("authzid") {
-            dirsrv.set(st("authzid"), req.g("authzid"));
-        }
-        if req.truthy("error") {
-            dirsrv.set(st("request_error"), req.g("error"));
-        }
-        let get_or = |k: &str| req.get(k).cloned().unwrap_or_else(|| js(""));
+        let empty = js("");
+        let get_or = |k: &str| req.get(k).unwrap_or(&empty);
         match op_type {
             "SRCH" => {
-                let search = dirsrv.setdefault_obj("search");
-                search.set(st("base"), get_or("base"));
+                let search = m.part(Part::Search);
+                member(search, "base");
+                write_json(search, get_or("base"));
                 let scope = req.g("scope");
                 if !scope.is_null() {
-                    search.set(st("scope"), scope.clone());
-                    search.set(st("scope_name"), js(&scope_name(&scope)));
+                    member(search, "scope");
+                    write_json(search, &scope);
+                    member(search, "scope_name");
+                    write_str(search, &scope_name(&scope));
                 }
-                let flt = req.g("filter");
-                if !flt.is_null() {
-                    search.set(st("filter"), flt.clone());
-                    let info = self.filters.get(&py::to_str(&flt));
-                    search.set(st("filter_shape"), js(&info.shape));
-                    let mut attrs: Vec<J> = Vec::new();
-                    let mut seen: Vec<&str> = Vec::new();
-                    for (a, _) in &info.components {
-                        if !seen.contains(&a.as_str()) {
-                            seen.push(a);
-                            attrs.push(js(a));
-                        }
-                    }
-                    search.set(st("filter_attributes"), J::List(attrs));
-                    search.set(st("filter_components"),
-                               J::List(info.components.iter().map(|(a, k)| js(&format!("{}:{}", a, k))).collect()));
-                    if !info.valid {
-                        search.set(st("filter_valid"), J::Bool(false));
-                    }
+                if let Some(flt) = req.get("filter").filter(|f| !f.is_null()) {
+                    member(search, "filter");
+                    write_json(search, flt);
+                    let info = match flt.as_str() {
+                        Some(f) => self.filters.get(f),
+                        None => self.filters.get(&py::to_str(flt)),
+                    };
+                    search.extend_from_slice(&info.json);
                 }
                 if let Some(attrs) = req.get("attrs") {
                     if attrs.is_null() {
-                        search.set(st("attrs_all"), J::Bool(true));
+                        member(search, "attrs_all");
+                        search.extend_from_slice(b"true");
                     } else {
+                        member(search, "attrs");
+                        search.push(b'[');
                         let s = py::to_str(attrs);
-                        search.set(st("attrs"), J::List(s.split(' ').filter(|a| !a.is_empty()).map(js).collect()));
+                        for (i, a) in s.split(' ').filter(|a| !a.is_empty()).enumerate() {
+                            if i > 0 {
+                                search.push(b',');
+                            }
+                            write_str(search, a);
+                        }
+                        search.push(b']');
                     }
                 }
                 if req.truthy("persistent") {
-                    search.set(st("persistent"), J::Bool(true));
+                    member(search, "persistent");
+                    search.extend_from_slice(b"true");
                 }
                 if req.truthy("truncated") {
-                    search.set(st("truncated"), J::Bool(true));
+                    member(search, "truncated");
+                    search.extend_from_slice(b"true");
                 }
             }
             "BIND" => {
-                let mut bind = dirsrv.get("bind").map(|b| b.to_obj()).unwrap_or_default();
-                bind.set(st("requested_dn"), get_or("dn"));
+                let mut bind = parts.bind_obj.clone();
+                bind.set(st("requested_dn"), get_or("dn").clone());
                 let method = req.g("method");
                 if method.truthy() {
-                    let m = if method.eq_str("sasl") {
+                    let v = if method.eq_str("sasl") {
                         "sasl"
                     } else if req.truthy("dn") {
                         "simple"
                     } else {
                         "anonymous"
                     };
-                    bind.set(st("method"), js(m));
+                    bind.set(st("method"), js(v));
                 }
                 if req.truthy("mech") {
                     bind.set(st("mech"), req.g("mech"));
@@ -1444,70 +1368,83 @@ impl Engine {
                 let ok = rkv.map(|k| k.get("err").map(|e| e.eq_str("0")).unwrap_or(false)).unwrap_or(false);
                 match rkv.and_then(|k| k.get("dn")) {
                     Some(dn) if ok => bind.set(st("dn"), dn.clone()),
-                    _ => bind.set(st("dn"), get_or("dn")),
+                    _ => bind.set(st("dn"), get_or("dn").clone()),
                 }
-                dirsrv.set(st("bind"), J::Obj(bind));
+                let s = m.begin();
+                write_obj(&mut m.scratch, &bind);
+                m.set("bind", s);
             }
             "ADD" | "MOD" | "DEL" | "MODRDN" | "CMP" => {
                 if let Some(dn) = req.get("dn") {
-                    let mut target = Obj::with_capacity(1);
-                    target.push("dn", dn.clone());
-                    dirsrv.set(st("target"), J::Obj(target));
+                    let s = m.begin();
+                    m.scratch.extend_from_slice(b"{\"dn\":");
+                    write_json(&mut m.scratch, dn);
+                    m.scratch.push(b'}');
+                    m.set("target", s);
                 }
                 if op_type == "MODRDN" {
-                    let mut m = Obj::with_capacity(2);
-                    if let Some(n) = req.get("newrdn") {
-                        m.push("newrdn", n.clone());
-                    }
+                    let newrdn = req.get("newrdn");
                     let sup = req.g("newsuperior");
-                    if sup.truthy() && !sup.eq_str("(null)") {
-                        m.push("newsuperior", sup);
-                    }
-                    if !m.0.is_empty() {
-                        dirsrv.set(st("modrdn"), J::Obj(m));
+                    let sup_ok = sup.truthy() && !sup.eq_str("(null)");
+                    if newrdn.is_some() || sup_ok {
+                        let s = m.begin();
+                        let o = &mut m.scratch;
+                        let mut w = ObjW::open(o);
+                        if let Some(n) = newrdn {
+                            w.val(o, "newrdn", n);
+                        }
+                        if sup_ok {
+                            w.val(o, "newsuperior", &sup);
+                        }
+                        w.close(o);
+                        m.set("modrdn", s);
                     }
                 } else if op_type == "CMP" {
-                    let mut m = Obj::with_capacity(1);
-                    m.push("attribute", get_or("attr"));
-                    dirsrv.set(st("compare"), J::Obj(m));
+                    let s = m.begin();
+                    m.scratch.extend_from_slice(b"{\"attribute\":");
+                    write_json(&mut m.scratch, get_or("attr"));
+                    m.scratch.push(b'}');
+                    m.set("compare", s);
                 }
             }
             "EXT" => {
                 let oid = get_or("oid");
-                let mut ext = Obj::with_capacity(2);
-                ext.push("oid", oid.clone());
-                let name = if req.truthy("name") {
-                    Some(req.g("name"))
-                } else {
-                    oid.as_str().and_then(known_ext).map(js)
-                };
-                if let Some(n) = name {
-                    ext.push("name", n);
+                let ext = m.part(Part::Ext);
+                member(ext, "oid");
+                write_json(ext, oid);
+                if req.truthy("name") {
+                    member(ext, "name");
+                    write_json(ext, req.get("name").unwrap());
+                } else if let Some(n) = oid.as_str().and_then(known_ext) {
+                    member(ext, "name");
+                    write_str(ext, n);
                 }
-                dirsrv.set(st("ext"), J::Obj(ext));
             }
             "ABANDON" => {
-                let mut ab = Obj::with_capacity(5);
+                let ab = m.part(Part::Abandon);
                 let target = req.g("targetop");
-                ab.push("target_op", target.clone());
+                member(ab, "target_op");
+                write_json(ab, &target);
                 let tstr = if target.truthy() { py::to_str(&target) } else { String::new() };
-                ab.push("target_found", J::Bool(py::isdigit(&tstr)));
+                member(ab, "target_found");
+                ab.extend_from_slice(if py::isdigit(&tstr) { b"true" } else { b"false" });
                 for name in ["msgid", "nentries"] {
                     if let Some(v) = num(req.get(name)) {
-                        ab.push(name, J::Int(v));
+                        member(ab, name);
+                        write_int(ab, v);
                     }
                 }
                 if req.truthy("etime") {
                     if let Some(f) = req.gstr("etime").and_then(parse_seconds) {
-                        ab.push("target_etime", J::Float(f));
+                        member(ab, "target_etime");
+                        write_float(ab, f);
                     }
                 }
-                dirsrv.set(st("abandon"), J::Obj(ab));
             }
             _ => {}
         }
-        if req.truthy("sid") {
-            dirsrv.set(st("sid"), req.g("sid"));
+        if let Some(sid) = req.get("sid").filter(|s| s.truthy()) {
+            m.set_json("sid", sid);
         }
     }
 
@@ -1527,114 +1464,321 @@ impl Engine {
             None => c.last_seen.clone(),
         };
         let (end_epoch, end_iso) = self.time(end_raw.as_deref());
-        let mut event = Obj::with_capacity(12);
-        event.push("dataset", js("dirsrv.connection"));
-        event.push("module", js("dirsrv"));
-        event.push("kind", js("event"));
-        event.push("category", J::List(vec![js("network")]));
-        event.push("type", J::List(vec![js("connection")]));
-        event.push("action", js("connection"));
-        if let Some(s) = &start_iso {
-            if !s.is_empty() {
-                event.push("start", js(s));
-            }
+        let id = if self.with_ids { Some(self.doc_id(&format!("conn-{}", py::to_str(&c.key)), None, None)) } else { None };
+        let out = &mut self.out;
+        out.extend_from_slice(b"{\"@timestamp\":");
+        match (&start_iso, &end_iso) {
+            (Some(s), _) if !s.is_empty() => write_str(out, s),
+            (_, Some(e)) => write_str(out, e),
+            (Some(s), None) => write_str(out, s),
+            (None, None) => out.extend_from_slice(b"null"),
         }
-        if let Some(e) = &end_iso {
-            if !e.is_empty() {
-                event.push("end", js(e));
-            }
+        out.extend_from_slice(b",\"event\":{\"dataset\":\"dirsrv.connection\",\"module\":\"dirsrv\",\"kind\":\"event\",\
+\"category\":[\"network\"],\"type\":[\"connection\"],\"action\":\"connection\"");
+        if let Some(s) = start_iso.as_deref().filter(|s| !s.is_empty()) {
+            out.extend_from_slice(b",\"start\":");
+            write_str(out, s);
+        }
+        if let Some(e) = end_iso.as_deref().filter(|e| !e.is_empty()) {
+            out.extend_from_slice(b",\"end\":");
+            write_str(out, e);
         }
         if let (Some(s), Some(e)) = (start_epoch, end_epoch) {
             if c.opened.is_some() {
                 // max(0, int((end - start) * 1e9))
-                match py::trunc128((e - s) * 1e9) {
-                    Some(i) if i <= 0 => event.push("duration", J::Int(0)),
-                    Some(i) => {
-                        if let Some(d) = py::int_json(i) {
-                            event.push("duration", d);
-                        }
-                    }
-                    None if e < s => event.push("duration", J::Int(0)),
-                    None => {}
+                let d = match py::trunc128((e - s) * 1e9) {
+                    Some(i) if i <= 0 => Some(J::Int(0)),
+                    Some(i) => py::int_json(i),
+                    None if e < s => Some(J::Int(0)),
+                    None => None,
+                };
+                if let Some(d) = d {
+                    out.extend_from_slice(b",\"duration\":");
+                    write_json(out, &d);
                 }
             }
         }
-        let mut conn = parts.conn.to_obj();
-        conn.set(st("status"), js(status));
-        conn.set(st("ops"), J::Int(c.ops));
-        conn.set(st("ops_by_type"),
-                 J::Obj(Obj(c.ops_by_type.iter().map(|(k, v)| (k.clone(), J::Int(*v))).collect())));
-        conn.set(st("etime_total"), J::Float(py::round9(c.etime_total)));
-        conn.set(st("unindexed_searches"), J::Int(c.unindexed));
-        conn.set(st("failed_binds"), J::Int(c.failed_binds));
-        conn.set(st("bind_dns"), J::List(c.bind_dns.clone()));
-        conn.set(st("open_line_seen"), J::Bool(c.opened.is_some()));
+        let close_code_j = c.close.as_ref().map(|cl| cl.g("code"));
+        out.extend_from_slice(b",\"outcome\":");
+        write_str(out, match &close_code_j {
+            Some(code) if code.eq_str("U1") => "success",
+            Some(_) => "failure",
+            None => "unknown",
+        });
+        if let Some(id) = &id {
+            out.extend_from_slice(b",\"id\":");
+            write_str(out, id);
+        }
+        out.push(b'}');
+        common_parts(out, parts, &self.service_json, self.host_json.as_deref());
+        // dirsrv.conn: the identity's conn part plus the connection's counters
+        out.extend_from_slice(b",\"dirsrv\":{\"conn\":");
+        out.extend_from_slice(&parts.conn[..parts.conn.len() - 1]);
+        out.extend_from_slice(b",\"status\":");
+        write_str(out, status);
+        out.extend_from_slice(b",\"ops\":");
+        write_int(out, c.ops);
+        out.extend_from_slice(b",\"ops_by_type\":{");
+        for (i, (k, v)) in c.ops_by_type.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, k);
+            out.push(b':');
+            write_int(out, *v);
+        }
+        out.extend_from_slice(b"},\"etime_total\":");
+        write_float(out, py::round9(c.etime_total));
+        out.extend_from_slice(b",\"unindexed_searches\":");
+        write_int(out, c.unindexed);
+        out.extend_from_slice(b",\"failed_binds\":");
+        write_int(out, c.failed_binds);
+        out.extend_from_slice(b",\"bind_dns\":[");
+        for (i, dn) in c.bind_dns.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json(out, dn);
+        }
+        out.extend_from_slice(b"],\"open_line_seen\":");
+        out.extend_from_slice(if c.opened.is_some() { b"true" } else { b"false" });
         if !c.fd.is_null() {
-            conn.set(st("fd"), c.fd.clone());
+            out.extend_from_slice(b",\"fd\":");
+            write_json(out, &c.fd);
         }
         if !c.autobind_dn.is_null() {
-            conn.set(st("autobind_dn"), c.autobind_dn.clone());
+            out.extend_from_slice(b",\"autobind_dn\":");
+            write_json(out, &c.autobind_dn);
         }
-        let mut dirsrv = Obj::with_capacity(3);
-        dirsrv.push("conn", J::Obj(conn));
-        dirsrv.push("bind", parts.bind.clone());
+        out.extend_from_slice(b"},\"bind\":");
+        out.extend_from_slice(&parts.bind);
         if let Some(close) = &c.close {
-            let code = close.g("code");
-            let mut closing = Obj::with_capacity(5);
-            closing.push("text", close.get("close_text").cloned().unwrap_or_else(|| js("")));
+            let code = close_code_j.unwrap_or(J::Null);
+            out.extend_from_slice(b",\"close\":{\"text\":");
+            match close.get("close_text") {
+                Some(t) => write_json(out, t),
+                None => out.extend_from_slice(b"\"\""),
+            }
             if code.truthy() {
-                closing.push("code", code.clone());
+                out.extend_from_slice(b",\"code\":");
+                write_json(out, &code);
                 let cs = py::to_str(&code);
+                out.extend_from_slice(b",\"name\":");
                 match close_code(&cs) {
                     Some((name, meaning)) => {
-                        closing.push("name", js(name));
-                        closing.push("meaning", js(meaning));
+                        write_str(out, name);
+                        out.extend_from_slice(b",\"meaning\":");
+                        write_str(out, meaning);
                     }
                     None => {
-                        closing.push("name", code.clone());
-                        closing.push("meaning", js("unknown close code"));
+                        write_json(out, &code);
+                        out.extend_from_slice(b",\"meaning\":\"unknown close code\"");
                     }
                 }
             }
             let op = close.g("op");
             if !op.is_null() {
-                closing.push("op", op);
+                out.extend_from_slice(b",\"op\":");
+                write_json(out, &op);
             }
-            dirsrv.push("close", J::Obj(closing));
-            event.push("outcome", js(if code.eq_str("U1") { "success" } else { "failure" }));
-        } else {
-            event.push("outcome", js("unknown"));
+            out.push(b'}');
         }
-        if self.with_ids {
-            let id = self.doc_id(&format!("conn-{}", py::to_str(&c.key)), None, None);
-            event.push("id", js(&id));
-        }
-        let mut doc = Obj::with_capacity(9);
-        let ts = match (&start_iso, &end_iso) {
-            (Some(s), _) if !s.is_empty() => js(s),
-            (_, Some(e)) => js(e),
-            (Some(s), None) => js(s),
-            (None, None) => J::Null,
-        };
-        doc.push("@timestamp", ts);
-        doc.push("event", J::Obj(event));
-        if let Some(s) = &parts.source {
-            doc.push("source", s.clone());
-        }
-        if let Some(s) = &parts.destination {
-            doc.push("destination", s.clone());
-        }
-        if let Some(s) = &parts.tls {
-            doc.push("tls", s.clone());
-        }
-        doc.push("service", self.service_j.clone());
-        if let Some(h) = &self.host {
-            doc.push("host", h.clone());
-        }
-        doc.push("dirsrv", J::Obj(dirsrv));
-        write_obj(&mut self.out, &doc);
-        self.out.push(b'\n');
+        out.extend_from_slice(b"}}\n");
         self.documents += 1;
+    }
+}
+
+/// doc["source"], ["destination"], ["tls"], ["service"], ["host"] (enrich.py `_common`).
+fn common_parts(out: &mut Vec<u8>, parts: &Parts, service: &[u8], host: Option<&[u8]>) {
+    if let Some(s) = &parts.source {
+        out.extend_from_slice(b",\"source\":");
+        out.extend_from_slice(s);
+    }
+    if let Some(s) = &parts.destination {
+        out.extend_from_slice(b",\"destination\":");
+        out.extend_from_slice(s);
+    }
+    if let Some(s) = &parts.tls {
+        out.extend_from_slice(b",\"tls\":");
+        out.extend_from_slice(s);
+    }
+    out.extend_from_slice(b",\"service\":");
+    out.extend_from_slice(service);
+    if let Some(h) = host {
+        out.extend_from_slice(b",\"host\":");
+        out.extend_from_slice(h);
+    }
+}
+
+/// enrich.py `_result`: the result, timing, pool, notes and paged-results members; the outcome.
+fn result_part(res: &Obj, m: &mut Members, duration: &mut Option<J>) -> &'static str {
+    let kv = kv_of(res);
+    let mut outcome = "unknown";
+    let code = num(kv.get("err"));
+    let tag = num(kv.get("tag"));
+    let nentries = num(kv.get("nentries"));
+    if let Some(sid) = kv.get("sid") {
+        m.set_json("sid", sid);
+    }
+    let s = m.begin();
+    {
+        let o = &mut m.scratch;
+        let mut w = ObjW::open(o);
+        if let Some(code) = code {
+            w.key(o, "code");
+            write_int(o, code);
+            w.key(o, "name");
+            match result_name(code) {
+                Some(n) => write_str(o, n),
+                None => write_str(o, &format!("code{}", code)),
+            }
+            outcome = if non_failure(code) { "success" } else { "failure" };
+        }
+        if let Some(t) = tag {
+            w.key(o, "tag");
+            write_int(o, t);
+            w.key(o, "tag_name");
+            match tag_name(t) {
+                Some(n) => write_str(o, n),
+                None => {
+                    o.push(b'"');
+                    write_int(o, t);
+                    o.push(b'"');
+                }
+            }
+        }
+        if let Some(n) = nentries {
+            w.key(o, "nentries");
+            write_int(o, n);
+        }
+        if let Some(t) = res.get("text").filter(|t| t.truthy()) {
+            w.val(o, "message", t);
+        }
+        if let Some(csn) = kv.get("csn") {
+            w.val(o, "csn", csn);
+        }
+        if let Some(dn) = kv.get("dn") {
+            w.val(o, "bound_dn", dn);
+        }
+        w.close(o);
+    }
+    m.set("result", s);
+    let s = m.begin();
+    let mut etime = None;
+    let mut any = false;
+    {
+        let o = &mut m.scratch;
+        let mut w = ObjW::open(o);
+        for key in ["wqtime", "wtime", "optime", "writetime", "etime"] {
+            if let Some(f) = kv.get(key).and_then(|v| v.as_str()).and_then(parse_seconds) {
+                w.key(o, key);
+                write_float(o, f);
+                any = true;
+                if key == "etime" {
+                    etime = Some(f);
+                }
+            }
+        }
+        w.close(o);
+    }
+    if any {
+        m.set("timing", s);
+        *duration = etime.and_then(nanos);
+    } else {
+        m.scratch.truncate(s);
+    }
+    if let Some(wb) = kv.get("wbusy") {
+        let wb = wb.as_str().unwrap_or("");
+        let (busy, wmax) = match wb.find('/') {
+            Some(i) => (&wb[..i], &wb[i + 1..]),
+            None => (wb, ""),
+        };
+        let (b, x) = (js(busy), js(wmax));
+        let s = m.begin();
+        let o = &mut m.scratch;
+        let mut w = ObjW::open(o);
+        for (name, value) in [("busy", Some(&b)), ("max", Some(&x)), ("queue_depth", kv.get("wqdepth"))] {
+            if let Some(n) = num(value) {
+                w.key(o, name);
+                write_int(o, n);
+            }
+        }
+        w.close(o);
+        m.set("pool", s);
+    }
+    if let Some(notes) = kv.get("notes").filter(|n| n.truthy()) {
+        let notes = notes.as_str().unwrap_or("");
+        let s = m.begin();
+        let o = &mut m.scratch;
+        o.push(b'[');
+        let mut first = true;
+        for l in notes.split(',').filter(|n| !n.is_empty()) {
+            if !first {
+                o.push(b',');
+            }
+            first = false;
+            write_str(o, l);
+        }
+        o.push(b']');
+        m.set("notes", s);
+        let s = m.begin();
+        let o = &mut m.scratch;
+        o.push(b'[');
+        let mut first = true;
+        for l in notes.split(',').filter(|n| !n.is_empty()) {
+            if !first {
+                o.push(b',');
+            }
+            first = false;
+            write_str(o, note_name(l));
+        }
+        o.push(b']');
+        m.set("note_names", s);
+        let has = |x: &str| notes.split(',').any(|l| l == x);
+        if has("A") {
+            let sp = m.part(Part::Search);
+            member(sp, "unindexed");
+            write_str(sp, "full");
+        } else if has("U") {
+            let sp = m.part(Part::Search);
+            member(sp, "unindexed");
+            write_str(sp, "partial");
+        }
+        if has("P") {
+            let sp = m.part(Part::Search);
+            member(sp, "paged");
+            sp.extend_from_slice(b"true");
+        }
+    }
+    if kv.contains("pr_idx") {
+        let sp = m.part(Part::Search);
+        member(sp, "paged_results");
+        let mut w = ObjW::open(sp);
+        for (key, name) in [("pr_idx", "index"), ("pr_cookie", "cookie")] {
+            if let Some(i) = num(kv.get(key)) {
+                w.key(sp, name);
+                write_int(sp, i);
+            }
+        }
+        w.close(sp);
+    }
+    outcome
+}
+
+/// `event.action` (codes.OP_TYPE_ACTIONS, else the type in lower case).
+fn write_action(out: &mut Vec<u8>, op_type: &str) {
+    match op_type {
+        "BIND" => out.extend_from_slice(b"\"bind\""),
+        "SRCH" => out.extend_from_slice(b"\"search\""),
+        "MOD" => out.extend_from_slice(b"\"modify\""),
+        "ADD" => out.extend_from_slice(b"\"add\""),
+        "DEL" => out.extend_from_slice(b"\"delete\""),
+        "MODRDN" => out.extend_from_slice(b"\"modrdn\""),
+        "CMP" => out.extend_from_slice(b"\"compare\""),
+        "EXT" => out.extend_from_slice(b"\"extended\""),
+        "ABANDON" => out.extend_from_slice(b"\"abandon\""),
+        "UNBIND" => out.extend_from_slice(b"\"unbind\""),
+        other => write_str(out, &other.to_lowercase()),
     }
 }
 
@@ -1719,53 +1863,72 @@ fn update_identity(c: &mut Conn, req: &Obj, kv: &Obj) {
     c.changed();
 }
 
-fn details_part(d: &Details, dirsrv: &mut Obj) {
-    if d.abandoned {
-        if let Some(J::Obj(o)) = dirsrv.get_mut("op") {
-            o.set(st("abandoned"), J::Bool(true));
-        }
-    }
+fn details_part(d: &Details, m: &mut Members) {
+    // `abandoned` is written with the op object
     if let Some(tk) = &d.target_key {
-        dirsrv.setdefault_obj("abandon").set(st("target_key"), js(tk));
+        let ab = m.part(Part::Abandon);
+        member(ab, "target_key");
+        write_str(ab, tk);
     }
     if d.entries.is_some() || d.sort.is_some() || d.vlv.is_some() || d.referrals.is_some() {
-        let search = dirsrv.setdefault_obj("search");
+        let search = m.part(Part::Search);
         if let Some(n) = d.entries {
-            search.set(st("entry_lines"), J::Int(n));
-            search.set(st("entry_dns"), J::List(d.entry_dns.clone()));
+            member(search, "entry_lines");
+            write_int(search, n);
+            member(search, "entry_dns");
+            write_json(search, &J::List(d.entry_dns.clone()));
         }
         if let Some(r) = d.referrals {
-            search.set(st("referrals"), J::Int(r));
+            member(search, "referrals");
+            write_int(search, r);
         }
         if let Some(s) = &d.sort {
-            let mut so = Obj::with_capacity(2);
-            so.push("keys", s.clone());
+            member(search, "sort");
+            search.extend_from_slice(b"{\"keys\":");
+            write_json(search, s);
             if let Some(c) = &d.sort_candidates {
-                so.push("candidates", c.clone());
+                search.extend_from_slice(b",\"candidates\":");
+                write_json(search, c);
             }
-            search.set(st("sort"), J::Obj(so));
+            search.push(b'}');
         }
         if let Some(v) = &d.vlv {
-            search.set(st("vlv"), J::Obj(v.clone()));
+            member(search, "vlv");
+            write_obj(search, v);
         }
     }
     if d.index_reads.is_some() || d.stat_duration.is_some() {
-        let mut stat = Obj::with_capacity(3);
+        let s = m.begin();
+        let o = &mut m.scratch;
+        let mut w = ObjW::open(o);
         if let Some(reads) = &d.index_reads {
             if !reads.is_empty() {
-                stat.push("index_reads", J::List(reads.clone()));
-                stat.push("index_read_count", J::Int(reads.len() as i64));
+                w.key(o, "index_reads");
+                o.push(b'[');
+                for (i, r) in reads.iter().enumerate() {
+                    if i > 0 {
+                        o.push(b',');
+                    }
+                    write_json(o, r);
+                }
+                o.push(b']');
+                w.key(o, "index_read_count");
+                write_int(o, reads.len() as i64);
             }
         }
         if let Some(dur) = d.stat_duration {
-            stat.push("duration", J::Float(dur));
+            w.key(o, "duration");
+            write_float(o, dur);
         }
-        dirsrv.set(st("stat"), J::Obj(stat));
+        w.close(o);
+        m.set("stat", s);
     }
     if let Some(e) = &d.ext_info {
-        dirsrv.setdefault_obj("ext").set(st("info"), J::Obj(e.clone()));
+        let ext = m.part(Part::Ext);
+        member(ext, "info");
+        write_obj(ext, e);
     }
     if let Some(u) = &d.unprocessed {
-        dirsrv.set(st("request_error"), u.clone());
+        m.set_json("request_error", u);
     }
 }

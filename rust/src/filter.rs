@@ -10,6 +10,38 @@ pub struct FilterInfo {
     pub shape: String,
     pub components: Vec<(String, &'static str)>,
     pub valid: bool,
+    /// `,"filter_shape":…,"filter_attributes":[…],"filter_components":[…][,"filter_valid":false]`
+    pub json: Vec<u8>,
+}
+
+fn info_json(shape: &str, components: &[(String, &'static str)], valid: bool) -> Vec<u8> {
+    use crate::json::write_str;
+    let mut out = Vec::with_capacity(64 + shape.len() * 2);
+    out.extend_from_slice(b",\"filter_shape\":");
+    write_str(&mut out, shape);
+    out.extend_from_slice(b",\"filter_attributes\":[");
+    let mut seen: Vec<&str> = Vec::new();
+    for (a, _) in components {
+        if !seen.contains(&a.as_str()) {
+            if !seen.is_empty() {
+                out.push(b',');
+            }
+            seen.push(a);
+            write_str(&mut out, a);
+        }
+    }
+    out.extend_from_slice(b"],\"filter_components\":[");
+    for (i, (a, k)) in components.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(&mut out, &format!("{}:{}", a, k));
+    }
+    out.push(b']');
+    if !valid {
+        out.extend_from_slice(b",\"filter_valid\":false");
+    }
+    out
 }
 
 struct Parser<'a> {
@@ -185,7 +217,8 @@ pub fn compute(filter_text: &str) -> FilterInfo {
             components.push(c);
         }
     }
-    FilterInfo { shape, components, valid }
+    let json = info_json(&shape, &components, valid);
+    FilterInfo { shape, components, valid, json }
 }
 
 #[derive(Default)]

@@ -187,27 +187,57 @@ static ESC: [u8; 256] = {
     t
 };
 
+/// Any byte of the word that JSON must escape (< 0x20, `"`, `\\`)? Bytes >= 0x80 never are.
+#[inline(always)]
+fn needs_escape(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    (x.wrapping_sub(ONES * 0x20) & !x & HIGH) | zero(x ^ (ONES * 0x22)) | zero(x ^ (ONES * 0x5c)) != 0
+}
+
+#[inline]
+fn escape_byte(out: &mut Vec<u8>, b: u8) {
+    let e = ESC[b as usize];
+    if e == b'u' {
+        out.extend_from_slice(b"\\u00");
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 15) as usize]);
+    } else {
+        out.push(b'\\');
+        out.push(e);
+    }
+}
+
+/// A JSON string as orjson writes it (only `"`, `\\` and control characters escaped).
 #[inline]
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
+    let n = bytes.len();
+    out.reserve(n + 2);
     out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let e = ESC[b as usize];
-        if e == 0 {
-            continue;
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
+        if needs_escape(x) {
+            for j in i..i + 8 {
+                let b = bytes[j];
+                if ESC[b as usize] != 0 {
+                    out.extend_from_slice(&bytes[start..j]);
+                    escape_byte(out, b);
+                    start = j + 1;
+                }
+            }
         }
-        out.extend_from_slice(&bytes[start..i]);
-        if e == b'u' {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(b >> 4) as usize]);
-            out.push(HEX[(b & 15) as usize]);
-        } else {
-            out.push(b'\\');
-            out.push(e);
+        i += 8;
+    }
+    for (j, &b) in bytes.iter().enumerate().skip(i) {
+        if ESC[b as usize] != 0 {
+            out.extend_from_slice(&bytes[start..j]);
+            escape_byte(out, b);
+            start = j + 1;
         }
-        start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
@@ -219,17 +249,19 @@ pub fn write_float(out: &mut Vec<u8>, f: f64) {
         out.extend_from_slice(b"null");
         return;
     }
-    let (neg, digits, n) = shortest_digits(f);
+    let mut buf = [0u8; 24];
+    let (neg, len, n) = digits_into(f, &mut buf);
+    let digits = &buf[..len];
     if neg {
         out.push(b'-');
     }
-    let k = digits.len() as i32;
+    let k = len as i32;
     if digits == b"0" {
         out.extend_from_slice(b"0.0");
         return;
     }
     if k <= n && n <= 16 {
-        out.extend_from_slice(&digits);
+        out.extend_from_slice(digits);
         for _ in 0..(n - k) {
             out.push(b'0');
         }
@@ -243,7 +275,7 @@ pub fn write_float(out: &mut Vec<u8>, f: f64) {
         for _ in 0..(-n) {
             out.push(b'0');
         }
-        out.extend_from_slice(&digits);
+        out.extend_from_slice(digits);
     } else {
         out.push(digits[0]);
         if k > 1 {
@@ -255,41 +287,51 @@ pub fn write_float(out: &mut Vec<u8>, f: f64) {
         if e > 0 {
             out.push(b'+');
         }
-        out.extend_from_slice(e.to_string().as_bytes());
+        write_int(out, e as i64);
     }
+}
+
+/// Significant digits of the shortest round-trip representation into `buf`:
+/// (negative, digit count, n) with value = 0.DIGITS x 10^n.
+fn digits_into(f: f64, buf: &mut [u8; 24]) -> (bool, usize, i32) {
+    let mut rb = ryu::Buffer::new();
+    let s = rb.format_finite(f).as_bytes();
+    let (neg, s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let (mant, exp) = match s.iter().position(|&c| c == b'e') {
+        Some(i) => (&s[..i], std::str::from_utf8(&s[i + 1..]).unwrap().parse::<i32>().unwrap_or(0)),
+        None => (s, 0),
+    };
+    let dot = mant.iter().position(|&c| c == b'.').unwrap_or(mant.len());
+    let mut len = 0;
+    for &c in mant.iter() {
+        if c != b'.' {
+            buf[len] = c;
+            len += 1;
+        }
+    }
+    let mut n = dot as i32 + exp;
+    let lead = buf[..len].iter().take_while(|&&d| d == b'0').count();
+    if lead == len {
+        buf[0] = b'0';
+        return (neg, 1, 1);
+    }
+    buf.copy_within(lead..len, 0);
+    len -= lead;
+    n -= lead as i32;
+    while len > 1 && buf[len - 1] == b'0' {
+        len -= 1;
+    }
+    (neg, len, n)
 }
 
 /// (negative, significant digits, n) with value = 0.DIGITS x 10^n.
 pub fn shortest_digits(f: f64) -> (bool, Vec<u8>, i32) {
-    let mut buf = ryu::Buffer::new();
-    let s = buf.format_finite(f);
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s),
-    };
-    let (mant, exp) = match s.find('e') {
-        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().unwrap_or(0)),
-        None => (s, 0),
-    };
-    let (ip, fp) = match mant.find('.') {
-        Some(i) => (&mant[..i], &mant[i + 1..]),
-        None => (mant, ""),
-    };
-    let mut digits: Vec<u8> = Vec::with_capacity(20);
-    digits.extend_from_slice(ip.as_bytes());
-    digits.extend_from_slice(fp.as_bytes());
-    let mut n = ip.len() as i32 + exp;
-    // strip leading zeros
-    let lead = digits.iter().take_while(|&&d| d == b'0').count();
-    if lead == digits.len() {
-        return (neg, b"0".to_vec(), 1);
-    }
-    digits.drain(..lead);
-    n -= lead as i32;
-    while digits.len() > 1 && *digits.last().unwrap() == b'0' {
-        digits.pop();
-    }
-    (neg, digits, n)
+    let mut buf = [0u8; 24];
+    let (neg, len, n) = digits_into(f, &mut buf);
+    (neg, buf[..len].to_vec(), n)
 }
 
 pub fn write_json(out: &mut Vec<u8>, v: &J) {
@@ -298,7 +340,7 @@ pub fn write_json(out: &mut Vec<u8>, v: &J) {
         J::Bool(true) => out.extend_from_slice(b"true"),
         J::Bool(false) => out.extend_from_slice(b"false"),
         J::Int(i) => write_int(out, *i),
-        J::UInt(u) => out.extend_from_slice(u.to_string().as_bytes()),
+        J::UInt(u) => write_uint(out, *u),
         J::Float(f) => write_float(out, *f),
         J::Str(s) => write_str(out, s),
         J::List(l) => {
@@ -327,6 +369,21 @@ pub fn write_obj(out: &mut Vec<u8>, o: &Obj) {
         write_json(out, x);
     }
     out.push(b'}');
+}
+
+#[inline]
+pub fn write_uint(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut p = buf.len();
+    loop {
+        p -= 1;
+        buf[p] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[p..]);
 }
 
 #[inline]

@@ -1,6 +1,7 @@
 //! dirsrvbeat_fast: the access-log pipeline (parse -> join -> enrich -> NDJSON) of
 //! dirsrvbeat, compiled. The Python pipeline is the reference; see docs/fast-path.md.
 
+pub mod docw;
 pub mod engine;
 pub mod filter;
 pub mod json;
