@@ -39,7 +39,7 @@ class TimestampConverter:
         value = self._iso_cache.get(key)
         if value is None:
             value = self.convert(raw)[1]
-            if len(self._iso_cache) > 200_000:
+            if len(self._iso_cache) > 4096:  # hits come from lines of the same millisecond
                 self._iso_cache.clear()
             self._iso_cache[key] = value
         return value
@@ -78,7 +78,7 @@ class TimestampConverter:
         iso = f"{y:04d}-{month:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}"
         iso_tz = f"{tz[0:3]}:{tz[3:5]}" if tz else "Z"
         entry = (epoch, iso, iso_tz)
-        if len(self._cache) > 100_000:
+        if len(self._cache) > 4096:  # lines come roughly in time order
             self._cache.clear()
         self._cache[key] = entry
         return entry

@@ -92,7 +92,6 @@ class Enricher:
             self.service["name"] = service_name
         self.host = {"name": host_name} if host_name else None
         self.with_ids = with_ids
-        self._ident_cache: dict[int, tuple[dict[str, Any], Doc]] = {}
         self.bad_timestamps = 0
 
     def set_server(self, version: str | None = None, instance: str | None = None) -> None:
@@ -104,9 +103,9 @@ class Enricher:
 
     # ---------------------------------------------------------------- connection parts
     def _identity_parts(self, ident: dict[str, Any]) -> Doc:
-        cached = self._ident_cache.get(id(ident))
-        if cached is not None and cached[0] is ident:
-            return cached[1]
+        cached = ident.get("_parts")  # built once per identity, freed with it
+        if cached is not None:
+            return cached
         parts: Doc = {}
         src = _endpoint(ident.get("src"))
         if src:
@@ -138,9 +137,7 @@ class Enricher:
         if ident.get("bind_mech"):
             bind["mech"] = ident["bind_mech"]
         parts["bind"] = bind
-        if len(self._ident_cache) > 50_000:
-            self._ident_cache.clear()
-        self._ident_cache[id(ident)] = (ident, parts)
+        ident["_parts"] = parts
         return parts
 
     def _time(self, raw: str | None) -> tuple[float | None, str | None]:

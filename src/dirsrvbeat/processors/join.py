@@ -521,7 +521,7 @@ class Joiner:
             chain = []
             while op is not None:
                 ident = op["ident"]
-                idents[id(ident)] = ident
+                idents[id(ident)] = {k: v for k, v in ident.items() if k != "_parts"}
                 chain.append({"req": op["req"], "ident": id(ident), "details": op.get("details"),
                               "abandoned": op.get("abandoned", False)})
                 op = op.get("_prev")
