@@ -1,16 +1,17 @@
-//! cargo run --release --no-default-features --example bench -- FILE [-c] [-i]
+//! cargo run --release --no-default-features --example bench -- FILE [-c] [-i] [-w N]
+//!
+//! Rust-only throughput (the file is read into memory first). With `-w N` it runs the N shards
+//! of a sharded run one after the other and prints each shard's time: on N cores the wall time
+//! of `access parse --workers N` is about the slowest shard's.
 use dirsrvbeat_fast::engine::Engine;
 use std::io::Write;
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let path = &args[1];
-    let conns = args.iter().any(|a| a == "-c");
-    let ids = args.iter().any(|a| a == "-i");
-    let data = std::fs::read(path).unwrap();
+fn run(path: &str, data: &[u8], conns: bool, ids: bool, shard: u32, nshards: u32) -> (f64, i64, usize) {
     let t = std::time::Instant::now();
     let mut e = Engine::new(conns, ids, None, None, 5.0);
+    e.set_shard(shard, nshards);
     let mut sink = std::io::sink();
+    let mut out_bytes = 0;
     let mut pos = 0;
     let mut off = 0i64;
     let block = 4 << 20;
@@ -19,14 +20,35 @@ fn main() {
         if end < data.len() {
             end = pos + data[pos..end].iter().rposition(|&b| b == b'\n').unwrap() + 1;
         }
-        let lines = e.stats.lines;
+        let lines = e.fed_lines;
         e.feed(path, &data[pos..end], off, lines);
+        out_bytes += e.out.len();
         sink.write_all(&e.out).unwrap();
         e.out.clear();
         off += (end - pos) as i64;
         pos = end;
     }
     e.finish();
-    let dt = t.elapsed().as_secs_f64();
-    eprintln!("{:.1} MB/s, {} docs", data.len() as f64 / 1e6 / dt, e.documents);
+    out_bytes += e.out.len();
+    (t.elapsed().as_secs_f64(), e.documents, out_bytes)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let path = &args[1];
+    let conns = args.iter().any(|a| a == "-c");
+    let ids = args.iter().any(|a| a == "-i");
+    let workers: u32 = args.iter().position(|a| a == "-w").map(|i| args[i + 1].parse().unwrap()).unwrap_or(1);
+    let data = std::fs::read(path).unwrap();
+    let mb = data.len() as f64 / 1e6;
+    let mut total_docs = 0;
+    let mut slowest: f64 = 0.0;
+    for shard in 0..workers {
+        let (dt, docs, out) = run(path, &data, conns, ids, shard, workers);
+        total_docs += docs;
+        slowest = slowest.max(dt);
+        eprintln!("shard {}/{}: {:.2} s, {:.1} MB/s of input, {} docs, {:.0} MB out", shard, workers, dt, mb / dt,
+                  docs, out as f64 / 1e6);
+    }
+    eprintln!("{:.1} MB/s ({} shard(s) in parallel, slowest), {} docs", mb / slowest, workers, total_docs);
 }

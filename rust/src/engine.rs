@@ -5,6 +5,7 @@ use crate::docw::{member, Members, ObjW, Part};
 use crate::json::{st, write_float, write_int, write_json, write_obj, write_str, Obj, J, S};
 use crate::parse::{parse_line, Parsed};
 use crate::py;
+use crate::shard::{self, Route};
 use crate::ts::{parse_seconds, Ts};
 use base64::Engine as _;
 use blake2::digest::{Update, VariableOutput};
@@ -353,7 +354,13 @@ pub struct Engine {
     conns: FxHashMap<K, (u64, Conn)>,
     pending: FxHashMap<PKey, (u64, Op)>,
     seq: u64,
-    closing: VecDeque<(f64, J, J)>,
+    /// Joiner.closing: (deadline, conn id, conn key). In a sharded engine it holds every
+    /// shard's closes (None: another shard's), so that every shard expires at the same lines.
+    closing: VecDeque<(f64, Option<(J, J)>)>,
+    shard: u32,
+    nshards: u32,
+    /// every line fed (a sharded engine's `stats.lines` counts only its own)
+    pub fed_lines: i64,
     last_open_conn: i128,
     unprocessed: FxHashMap<PKey, J>,
     pub stats: Stats,
@@ -508,7 +515,7 @@ impl Engine {
         Engine {
             connections, with_ids, host_json, host_name: host_name.filter(|h| !h.is_empty()).unwrap_or_default(),
             service, service_json, members: Members::default(), grace, ts: Ts::default(), filters: FilterCache::default(),
-            conns: FxHashMap::default(), pending: FxHashMap::default(), unprocessed: FxHashMap::default(), seq: 0, closing: VecDeque::new(),
+            conns: FxHashMap::default(), pending: FxHashMap::default(), unprocessed: FxHashMap::default(), seq: 0, closing: VecDeque::new(), shard: 0, nshards: 1, fed_lines: 0,
             last_open_conn: -1, stats: Stats::default(), documents: 0, dead: Vec::new(), out: Vec::with_capacity(1 << 20),
         }
     }
@@ -556,8 +563,131 @@ impl Engine {
             if t.ends_with('\n') {
                 t = t.strip_suffix("\r\n").unwrap_or(&t[..t.len() - 1]);
             }
-            self.line(&path_s, offset, lineno, t, bad);
+            self.fed_lines += 1;
+            if self.nshards > 1 {
+                let route = shard::route(t);
+                let owner = match route.conn() {
+                    Some(c) => shard::shard_of(c, self.nshards),
+                    None if route == Route::Parse => self.parsed_owner(t),
+                    None => 0,
+                };
+                if owner == self.shard {
+                    self.line(&path_s, offset, lineno, t, bad);
+                } else {
+                    self.foreign(t, route);
+                }
+            } else {
+                self.line(&path_s, offset, lineno, t, bad);
+            }
             pos = end;
+        }
+    }
+
+    /// Make this engine shard `shard` of `nshards` (`access parse --workers`): it processes the
+    /// lines of its connections (and, as shard 0, the lines of none) and takes from the others
+    /// only server restarts, the close-grace clock and banner facts, so that its documents are
+    /// exactly those one engine makes for these connections. Stats count its own lines; every
+    /// shard counts every server restart.
+    pub fn set_shard(&mut self, shard: u32, nshards: u32) {
+        assert!(nshards >= 1 && shard < nshards, "shard {} of {}", shard, nshards);
+        self.shard = shard;
+        self.nshards = nshards;
+    }
+
+    /// The shard of a line only a full parse can tell (JSON of an unusual shape).
+    fn parsed_owner(&self, t: &str) -> u32 {
+        match parse_line(t) {
+            Parsed::Rec(r) => match r.get("conn").map(|c| c.resolved()) {
+                Some(J::Int(i)) => shard::shard_of(*i as i128, self.nshards),
+                Some(J::UInt(u)) => shard::shard_of(*u as i128, self.nshards),
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
+    /// Another shard's line: what Joiner.feed would do with it that is not about its own
+    /// connection (restart detection, expiry of closed connections), and banner facts.
+    fn foreign(&mut self, t: &str, route: Route<'_>) {
+        match route {
+            Route::NoConn { maybe_header: true } => {
+                if let Parsed::Header(h, inst) = parse_line(t) {
+                    self.header_facts(&h, inst.as_deref());
+                }
+            }
+            Route::NoConn { .. } | Route::JsonOp { stamp: None, .. } => {}
+            Route::TextOp { stamp, .. } | Route::JsonOp { stamp: Some(stamp), .. } => {
+                if self.closing.is_empty() {
+                    return;
+                }
+                // Joiner._expire, without counting bad stamps (the owner counts them)
+                let front = self.closing[0].0;
+                match self.ts.second_epoch(stamp) {
+                    Some(second) if !py::float_ge_int(front, second + 1) => {}
+                    _ => return,
+                }
+                let epoch = match self.ts.epoch(stamp) {
+                    Some(e) => e,
+                    None => return,
+                };
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                if !(front < epoch) {
+                    return;
+                }
+                // something expires: only if the line is a record (a junk line moves no clock)
+                if let Parsed::Rec(r) = parse_line(t) {
+                    if r.contains("t") && r.contains("conn") {
+                        self.expire_closed(epoch);
+                    }
+                }
+            }
+            Route::Conn { .. } | Route::Parse => match parse_line(t) {
+                Parsed::Rec(rec) => {
+                    if !rec.contains("t") || !rec.contains("conn") {
+                        return;
+                    }
+                    let tt: Option<S> = match rec.get("t") {
+                        Some(J::Str(x)) => Some(x.clone()),
+                        _ => None,
+                    };
+                    if !self.closing.is_empty() {
+                        if let Some(tt) = &tt {
+                            self.expire_with(tt, false);
+                        }
+                    }
+                    match rec.get("kind").and_then(|k| k.as_str()) {
+                        Some("open") => {
+                            let c = match rec.get("conn").map(|c| c.resolved()) {
+                                Some(J::Int(i)) => *i as i128,
+                                Some(J::UInt(u)) => *u as i128,
+                                _ => 0,
+                            };
+                            self.observe_open(c);
+                        }
+                        Some("close") => {
+                            let epoch = tt.and_then(|x| self.ts.epoch(&x)).unwrap_or(0.0);
+                            self.closing.push_back((epoch + self.grace, None));
+                        }
+                        _ => {}
+                    }
+                }
+                Parsed::Header(h, inst) => self.header_facts(&h, inst.as_deref()),
+                _ => {}
+            },
+        }
+    }
+
+    /// Pipeline.header: the server's version/instance from a banner (and a JSON header's instance).
+    fn header_facts(&mut self, h: &str, instance: Option<&str>) {
+        let (v, i) = banner_facts(h);
+        if v.is_some() || i.is_some() {
+            self.set_server(v, i);
+        }
+        if let Some(inst) = instance {
+            let (v, i) = banner_facts(inst);
+            if v.is_some() || i.is_some() {
+                self.set_server(v, i);
+            }
         }
     }
 
@@ -579,16 +709,7 @@ impl Engine {
             }
             Parsed::Header(h, instance) => {
                 self.stats.header_lines += 1;
-                let (v, i) = banner_facts(&h);
-                if v.is_some() || i.is_some() {
-                    self.set_server(v, i);
-                }
-                if let Some(inst) = instance {
-                    let (v, i) = banner_facts(&inst);
-                    if v.is_some() || i.is_some() {
-                        self.set_server(v, i);
-                    }
-                }
+                self.header_facts(&h, instance.as_deref());
                 return;
             }
             Parsed::Unknown => {
@@ -778,17 +899,24 @@ impl Engine {
         let c = &mut self.conns.get_mut(&key_of(&conn)).unwrap().1;
         c.last_seen = t;
         c.close = Some(Box::new(rec));
-        let entry = (epoch + grace, c.conn_id.clone(), c.key.clone());
+        let entry = (epoch + grace, Some((c.conn_id.clone(), c.key.clone())));
         self.closing.push_back(entry);
     }
 
     fn expire(&mut self, t: &str) {
+        self.expire_with(t, true);
+    }
+
+    /// Joiner._expire; `count`: a bad stamp counts in `bad_timestamps` (the line's own shard).
+    fn expire_with(&mut self, t: &str, count: bool) {
+        // Most lines cannot expire anything: compare with the line's whole second first.
         if let Some(second) = self.ts.second_epoch(t) {
             if py::float_ge_int(self.closing[0].0, second + 1) {
                 return;
             }
         }
-        if let Some(epoch) = self.epoch(t) {
+        let epoch = if count { self.epoch(t) } else { self.ts.epoch(t) };
+        if let Some(epoch) = epoch {
             self.expire_closed(epoch);
         }
     }
@@ -799,7 +927,10 @@ impl Engine {
             if !(front.0 < epoch) {
                 break;
             }
-            let (_, conn_id, key) = self.closing.pop_front().unwrap();
+            let (conn_id, key) = match self.closing.pop_front().unwrap().1 {
+                Some(x) => x,
+                None => continue, // another shard's connection
+            };
             let k = key_of(&conn_id);
             let matches = match self.conns.get(&k) {
                 Some((_, c)) => key_of(&c.key) == key_of(&key) && c.close.is_some(),

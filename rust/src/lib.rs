@@ -7,6 +7,7 @@ pub mod filter;
 pub mod json;
 pub mod parse;
 pub mod py;
+pub mod shard;
 pub mod ts;
 pub mod unidigits;
 
@@ -16,7 +17,7 @@ mod python {
     use pyo3::prelude::*;
     use pyo3::types::{PyBytes, PyDict};
 
-    /// Engine(connections, with_ids, host_name, service_name, close_grace_seconds=5.0)
+    /// Engine(connections, with_ids, host_name, service_name, close_grace_seconds=5.0, shard=0, nshards=1)
     #[pyclass(module = "dirsrvbeat_fast")]
     struct Engine {
         core: Core,
@@ -25,10 +26,17 @@ mod python {
     #[pymethods]
     impl Engine {
         #[new]
-        #[pyo3(signature = (connections=false, with_ids=false, host_name=None, service_name=None, close_grace_seconds=5.0))]
+        #[pyo3(signature = (connections=false, with_ids=false, host_name=None, service_name=None,
+                            close_grace_seconds=5.0, shard=0, nshards=1))]
+        #[allow(clippy::too_many_arguments)]
         fn new(connections: bool, with_ids: bool, host_name: Option<String>, service_name: Option<String>,
-               close_grace_seconds: f64) -> Self {
-            Engine { core: Core::new(connections, with_ids, host_name, service_name, close_grace_seconds) }
+               close_grace_seconds: f64, shard: u32, nshards: u32) -> PyResult<Self> {
+            if nshards == 0 || shard >= nshards {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!("shard {} of {}", shard, nshards)));
+            }
+            let mut core = Core::new(connections, with_ids, host_name, service_name, close_grace_seconds);
+            core.set_shard(shard, nshards);
+            Ok(Engine { core })
         }
 
         /// Feed complete lines of one file; returns the NDJSON of the documents they complete.
@@ -67,9 +75,10 @@ mod python {
             Ok(d)
         }
 
-        /// (lines fed so far, documents produced so far): cheap counters for the adapter.
+        /// (lines fed so far, documents produced so far): cheap counters for the adapter. A
+        /// sharded engine is fed every line; its `stats()["lines"]` counts only its own.
         fn counts(&self) -> (i64, i64) {
-            (self.core.stats.lines, self.core.documents)
+            (self.core.fed_lines, self.core.documents)
         }
 
         /// Rejected lines since the last call: (file, line, offset, reason, text).

@@ -34,10 +34,12 @@ def available() -> bool:
 
 
 def new_engine(*, connections: bool = False, with_ids: bool = False, host_name: str | None = None,
-               service_name: str | None = None, close_grace_seconds: float = 5.0) -> Any:
+               service_name: str | None = None, close_grace_seconds: float = 5.0, shard: int = 0,
+               nshards: int = 1) -> Any:
+    """An engine; with nshards > 1, shard `shard` of a sharded run (see access/parallel.py)."""
     if _native is None:
         raise RuntimeError("dirsrvbeat_fast is not installed (build it with rust/build.sh)")
-    return _native.Engine(connections, with_ids, host_name, service_name, close_grace_seconds)
+    return _native.Engine(connections, with_ids, host_name, service_name, close_grace_seconds, shard, nshards)
 
 
 class _Counters:
@@ -101,14 +103,18 @@ def _feed_stream(engine: Any, path: str, stream: IO[bytes], write: Any, deadlett
 def fast_documents_ndjson(paths: Iterable[str], *, connections: bool = False, with_ids: bool = False,
                           host_name: str | None = None, service_name: str | None = None,
                           deadletter: DeadLetter | None = None, out_stream: IO[bytes] | Any,
-                          block_bytes: int = BLOCK_BYTES, close_grace_seconds: float = 5.0) -> dict[str, Any]:
+                          block_bytes: int = BLOCK_BYTES, close_grace_seconds: float = 5.0, shard: int = 0,
+                          nshards: int = 1) -> dict[str, Any]:
     """Parse access logs to NDJSON on `out_stream` (anything with `write(bytes)`).
 
     Returns the summary `AccessPipeline.summary()` returns, plus `documents` (the count of lines
-    written, which NdjsonOutput would report as its `documents`).
+    written, which NdjsonOutput would report as its `documents`). With nshards > 1 it is one
+    worker of `access parse --workers` (its documents, counters and dead letters are those of its
+    connections; `bytes`, `files` and `server_restarts` are the whole run's).
     """
     engine = new_engine(connections=connections, with_ids=with_ids, host_name=host_name,
-                        service_name=service_name, close_grace_seconds=close_grace_seconds)
+                        service_name=service_name, close_grace_seconds=close_grace_seconds, shard=shard,
+                        nshards=nshards)
     counters = _Counters()
     out_write = out_stream.write
     for path in expand_paths(paths):
