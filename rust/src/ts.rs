@@ -119,7 +119,7 @@ impl Ts {
             Some(e) => e.clone(),
             None => {
                 let e = second(date, tz)?;
-                if self.cache.len() > 100_000 {
+                if self.cache.len() > 4096 {
                     self.cache.clear();
                 }
                 self.cache.insert(self.key_buf.clone(), e.clone());
@@ -187,7 +187,7 @@ impl Ts {
             Some(v) => v.clone(),
             None => {
                 let v = SmolStr::new(self.convert(raw)?.1);
-                if self.iso_cache.len() > 200_000 {
+                if self.iso_cache.len() > 4096 {
                     self.iso_cache.clear();
                 }
                 self.iso_cache.insert(self.iso_key.clone(), v.clone());
