@@ -1,10 +1,30 @@
-//! cargo run --release --no-default-features --example bench -- FILE [-c] [-i] [-w N]
+//! cargo run --release --no-default-features --example bench -- FILE [-c] [-i] [-w N [-s SHARD]]
 //!
 //! Rust-only throughput (the file is read into memory first). With `-w N` it runs the N shards
 //! of a sharded run one after the other and prints each shard's time: on N cores the wall time
 //! of `access parse --workers N` is about the slowest shard's.
 use dirsrvbeat_fast::engine::Engine;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts allocations (with `-a`): what the engine costs the allocator per line.
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        std::alloc::System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        std::alloc::System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        std::alloc::System.realloc(p, l, n)
+    }
+}
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 fn run(path: &str, data: &[u8], conns: bool, ids: bool, shard: u32, nshards: u32) -> (f64, i64, usize) {
     let t = std::time::Instant::now();
@@ -39,16 +59,21 @@ fn main() {
     let conns = args.iter().any(|a| a == "-c");
     let ids = args.iter().any(|a| a == "-i");
     let workers: u32 = args.iter().position(|a| a == "-w").map(|i| args[i + 1].parse().unwrap()).unwrap_or(1);
+    let only: Option<u32> = args.iter().position(|a| a == "-s").map(|i| args[i + 1].parse().unwrap());
     let data = std::fs::read(path).unwrap();
     let mb = data.len() as f64 / 1e6;
     let mut total_docs = 0;
     let mut slowest: f64 = 0.0;
     for shard in 0..workers {
+        if only.is_some_and(|o| o != shard) {
+            continue;
+        }
         let (dt, docs, out) = run(path, &data, conns, ids, shard, workers);
         total_docs += docs;
         slowest = slowest.max(dt);
         eprintln!("shard {}/{}: {:.2} s, {:.1} MB/s of input, {} docs, {:.0} MB out", shard, workers, dt, mb / dt,
                   docs, out as f64 / 1e6);
     }
-    eprintln!("{:.1} MB/s ({} shard(s) in parallel, slowest), {} docs", mb / slowest, workers, total_docs);
+    eprintln!("{:.1} MB/s ({} shard(s) in parallel, slowest), {} docs; {} allocations", mb / slowest, workers,
+              total_docs, ALLOCS.load(Ordering::Relaxed));
 }

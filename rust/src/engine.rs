@@ -232,6 +232,8 @@ struct Conn {
     bind_op: J,
     awaiting_bind: Vec<PKey>,
     held: Vec<Held>,
+    /// keys of `pending` on this connection (finish_conn scans `pending` only when > 0)
+    pending_ops: u32,
 }
 
 /// An operation completed while a BIND logged before it still lacks its RESULT.
@@ -239,7 +241,7 @@ struct Held {
     req: Obj,
     res: Option<Obj>,
     status: &'static str,
-    details: Option<Details>,
+    details: Option<Box<Details>>,
 }
 
 impl Conn {
@@ -250,6 +252,7 @@ impl Conn {
             bind_dn: J::Null, bind_method: J::Null, bind_mech: J::Null, autobind_dn: J::Null, bind_dns: Vec::new(),
             haproxy_src: J::Null, ops: 0, ops_by_type: Vec::new(), etime_total: 0.0, unindexed: 0, failed_binds: 0,
             last_seen: None, close: None, ident: None, bind_op: J::Null, awaiting_bind: Vec::new(), held: Vec::new(),
+            pending_ops: 0,
         }
     }
 
@@ -308,7 +311,7 @@ impl Details {
 struct Op {
     req: Obj,
     ident: Arc<Ident>,
-    details: Option<Details>,
+    details: Option<Box<Details>>,
     abandoned: bool,
     prev: Option<Box<Op>>,
 }
@@ -372,14 +375,16 @@ pub struct Engine {
 // ------------------------------------------------------------------------------ helpers
 
 fn is_ipv4(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    if parts.len() != 4 {
-        return false;
+    let mut n = 0;
+    for p in s.split('.') {
+        n += 1;
+        let ok = n <= 4 && !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())
+            && !(p.len() > 1 && p.starts_with('0')) && p.parse::<u32>().map(|v| v <= 255).unwrap_or(false);
+        if !ok {
+            return false;
+        }
     }
-    parts.iter().all(|p| {
-        !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())
-            && !(p.len() > 1 && p.starts_with('0')) && p.parse::<u32>().map(|v| v <= 255).unwrap_or(false)
-    })
+    n == 4
 }
 
 fn is_ip(s: &str) -> bool {
@@ -785,7 +790,23 @@ impl Engine {
     }
 
     fn join_feed(&mut self, rec: Obj) {
-        let kind = rec.get("kind").and_then(|k| k.as_str()).unwrap_or("").to_string();
+        let kind: &'static str = match rec.get("kind").and_then(|k| k.as_str()).unwrap_or("") {
+            "req" => "req",
+            "result" => "result",
+            "entry" => "entry",
+            "stat" => "stat",
+            "sort" => "sort",
+            "vlv" => "vlv",
+            "referral" => "referral",
+            "ext_info" => "ext_info",
+            "unprocessed" => "unprocessed",
+            "open" => "open",
+            "close" => "close",
+            "tls" => "tls",
+            "autobind" => "autobind",
+            "haproxy" => "haproxy",
+            _ => "",
+        };
         let t: Option<S> = match rec.get("t") {
             Some(J::Str(s)) => Some(s.clone()),
             _ => None,
@@ -795,10 +816,10 @@ impl Engine {
                 self.expire(t);
             }
         }
-        match kind.as_str() {
+        match kind {
             "req" => self.request(rec),
             "result" => self.result(rec),
-            "entry" | "stat" | "sort" | "vlv" | "referral" | "ext_info" | "unprocessed" => self.detail(rec, &kind),
+            "entry" | "stat" | "sort" | "vlv" | "referral" | "ext_info" | "unprocessed" => self.detail(rec, kind),
             "open" => self.open(rec),
             "close" => self.close(rec),
             "tls" => {
@@ -950,7 +971,7 @@ impl Engine {
             let held = std::mem::take(&mut c.held);
             self.emit_held(held, &ident);
         }
-        if !self.pending.is_empty() {
+        if c.pending_ops > 0 && !self.pending.is_empty() {
             let ck = key_of(&c.conn_id);
             let mut stale: Vec<(u64, PKey)> =
                 self.pending.iter().filter(|(k, _)| k.0 == ck).map(|(k, v)| (v.0, k.clone())).collect();
@@ -997,7 +1018,7 @@ impl Engine {
             self.stats.requests_without_result += 1;
             self.stats.ops_emitted += 1;
             let ident = op.ident.clone();
-            self.op_doc(Some(&op.req), None, &ident, status, details.as_ref());
+            self.op_doc(Some(&op.req), None, &ident, status, details.as_deref());
             cur = prev;
         }
     }
@@ -1037,7 +1058,7 @@ impl Engine {
                         }
                     }
                     let ckey = py::to_str(&self.conns.get(&key_of(&conn_id)).unwrap().1.key);
-                    details = Some(Details { target_key: Some(format!("{}-{}", ckey, ts)), ..Default::default() });
+                    details = Some(Box::new(Details { target_key: Some(format!("{}-{}", ckey, ts)), ..Default::default() }));
                 }
             }
             self.emit(key_of(&conn_id), rec, None, ident, COMPLETE, details);
@@ -1071,6 +1092,7 @@ impl Engine {
             }
             None => {
                 let seq = self.next_seq();
+                self.conns.get_mut(&key.0).unwrap().1.pending_ops += 1;
                 self.pending.insert(key, (seq, op));
             }
         }
@@ -1087,6 +1109,12 @@ impl Engine {
         };
         let c = self.conn_mut(&conn_id, t.as_ref(), rec.get("json_key"));
         c.last_seen = t;
+        if let Some(o) = &op {
+            c.pending_ops = c.pending_ops.saturating_sub(1);
+            if o.prev.is_some() {
+                c.pending_ops += 1; // the stack under it stays pending
+            }
+        }
         let mut op = match op {
             None => {
                 let ident = c.identity();
@@ -1106,7 +1134,7 @@ impl Engine {
             self.pending.insert(key, (seq, *prev));
         }
         if op.abandoned {
-            op.details.get_or_insert_with(Details::default).abandoned = true;
+            op.details.get_or_insert_with(Box::default).abandoned = true;
         }
         if !rec.truthy("internal") {
             let kv = kv_of(&rec);
@@ -1135,7 +1163,7 @@ impl Engine {
                     }
                 }
                 let ident = op.ident.clone();
-                self.op_doc(Some(&op.req), Some(&rec), &ident, COMPLETE, op.details.as_ref());
+                self.op_doc(Some(&op.req), Some(&rec), &ident, COMPLETE, op.details.as_deref());
                 self.stats.ops_emitted += 1;
                 let ck = key_of(&conn_id);
                 let c = &self.conns.get(&ck).unwrap().1;
@@ -1156,7 +1184,7 @@ impl Engine {
 
     /// Joiner._emit: emit an operation, or hold it while a BIND logged before it lacks its RESULT.
     fn emit(&mut self, ck: K, req: Obj, res: Option<Obj>, ident: Arc<Ident>, status: &'static str,
-            details: Option<Details>) {
+            details: Option<Box<Details>>) {
         let c = &mut self.conns.get_mut(&ck).unwrap().1;
         if !c.bind_op.is_null() && !req.truthy("internal")
             && py_gt(&req.get("op").cloned().unwrap_or(J::Int(-1)), &c.bind_op)
@@ -1168,7 +1196,7 @@ impl Engine {
             c.bind_op = J::Null;
             self.release_held(&ck);
         }
-        self.op_doc(Some(&req), res.as_ref(), &ident, status, details.as_ref());
+        self.op_doc(Some(&req), res.as_ref(), &ident, status, details.as_deref());
         self.stats.ops_emitted += 1;
     }
 
@@ -1181,7 +1209,7 @@ impl Engine {
 
     fn emit_held(&mut self, held: Vec<Held>, ident: &Arc<Ident>) {
         for h in held {
-            self.op_doc(Some(&h.req), h.res.as_ref(), ident, h.status, h.details.as_ref());
+            self.op_doc(Some(&h.req), h.res.as_ref(), ident, h.status, h.details.as_deref());
             self.stats.ops_emitted += 1;
         }
     }
@@ -1203,7 +1231,7 @@ impl Engine {
                 return;
             }
         };
-        let d = op.details.get_or_insert_with(Details::default);
+        let d = op.details.get_or_insert_with(Box::default);
         match kind {
             "entry" => {
                 d.entries = Some(d.entries.unwrap_or(0) + 1);
@@ -1320,7 +1348,10 @@ impl Engine {
         let s = m.begin();
         m.scratch.extend_from_slice(&parts.bind);
         m.set("bind", s);
-        let mut op_key = format!("{}-{}", py::to_str(&ident.key), py::to_str(&anchor_op));
+        let mut op_key = String::with_capacity(40);
+        push_str_of(&mut op_key, &ident.key);
+        op_key.push('-');
+        push_str_of(&mut op_key, &anchor_op);
         let s = m.begin();
         {
             let o = &mut m.scratch;
@@ -1716,6 +1747,20 @@ impl Engine {
         }
         out.extend_from_slice(b"}}\n");
         self.documents += 1;
+    }
+}
+
+/// `s += str(v)` (f-string formatting), without an intermediate String for ints and strs.
+#[inline]
+fn push_str_of(s: &mut String, v: &J) {
+    match v.resolved() {
+        J::Str(x) => s.push_str(x),
+        J::Int(i) => {
+            let mut buf = Vec::with_capacity(20);
+            write_int(&mut buf, *i);
+            s.push_str(std::str::from_utf8(&buf).unwrap_or(""));
+        }
+        other => s.push_str(&py::to_str(other)),
     }
 }
 

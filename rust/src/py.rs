@@ -262,6 +262,16 @@ pub fn int_json(i: i128) -> Option<J> {
 
 /// `float(s)` for a str.
 pub fn float(s: &str) -> Option<f64> {
+    // the usual timing value: digits and one dot (no sign, exponent, `_` or spaces)
+    let b = s.as_bytes();
+    if !b.is_empty() && b.len() < 40 && b[0] != b'.' {
+        let mut dots = 0;
+        if b.iter().all(|&c| c.is_ascii_digit() || (c == b'.' && { dots += 1; true })) && dots <= 1
+            && b[b.len() - 1] != b'.'
+        {
+            return s.parse::<f64>().ok();
+        }
+    }
     let t = num_strip(s);
     if !t.is_ascii() {
         return float(&ascii_number(t)?);

@@ -7,8 +7,46 @@ use smol_str::SmolStr;
 #[derive(Clone)]
 pub struct Entry {
     pub epoch: i128,
-    pub iso: String,
-    pub iso_tz: String,
+    pub iso: SmolStr,
+    pub iso_tz: SmolStr,
+}
+
+/// An ISO-8601 stamp as documents carry it: inline (no allocation, no reference count) when it
+/// has the usual length.
+#[derive(Clone)]
+pub enum Iso {
+    Inline(u8, [u8; 40]),
+    Heap(SmolStr),
+}
+
+impl Iso {
+    fn new(s: &str) -> Iso {
+        if s.len() <= 40 {
+            let mut buf = [0u8; 40];
+            buf[..s.len()].copy_from_slice(s.as_bytes());
+            Iso::Inline(s.len() as u8, buf)
+        } else {
+            Iso::Heap(SmolStr::new(s))
+        }
+    }
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        match self {
+            // only ever built from a &str
+            Iso::Inline(n, buf) => std::str::from_utf8(&buf[..*n as usize]).unwrap_or(""),
+            Iso::Heap(s) => s,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.as_str().is_empty()
+    }
+}
+
+impl std::ops::Deref for Iso {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
 }
 
 #[derive(Default)]
@@ -18,10 +56,9 @@ pub struct Ts {
     last: Option<Entry>,
     key_buf: String,
     iso_key: String,
-    iso_cache: FxHashMap<String, SmolStr>,
+    iso_cache: FxHashMap<String, Iso>,
     iso_last_key: String,
-    iso_last: SmolStr,
-    iso_last_ok: bool,
+    iso_last: Option<Iso>,
 }
 
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -92,33 +129,40 @@ fn second(date: &str, tz: &str) -> Option<Entry> {
         .checked_add(mi.checked_mul(60)?)?
         .checked_add(s)?
         .checked_sub(off)?;
-    let iso = format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, month, d, h, mi, s);
+    let iso = SmolStr::new(format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", y, month, d, h, mi, s));
     let iso_tz = if tz.is_empty() {
-        "Z".to_string()
+        SmolStr::new_static("Z")
     } else {
-        format!("{}:{}", py::cslice(tz, 0, Some(3)), py::cslice(tz, 3, Some(5)))
+        SmolStr::new(format!("{}:{}", py::cslice(tz, 0, Some(3)), py::cslice(tz, 3, Some(5))))
     };
     Some(Entry { epoch, iso, iso_tz })
 }
 
+#[inline]
+fn find_byte(s: &str, c: u8) -> Option<usize> {
+    s.bytes().position(|b| b == c)
+}
+
 impl Ts {
-    fn entry(&mut self, date: &str, tz: &str) -> Option<Entry> {
+    /// Make `self.last` the entry of (date, tz) (false: BadTimestamp). The cache key is
+    /// `date + tz`, as in Python (two splits of one key share the entry).
+    fn entry(&mut self, date: &str, tz: &str) -> bool {
         if self.last.is_some() && self.last_key.len() == date.len() + tz.len()
             && self.last_key.as_bytes()[..date.len()] == *date.as_bytes()
             && self.last_key.as_bytes()[date.len()..] == *tz.as_bytes()
         {
-            return self.last.clone();
+            return true;
         }
         self.key_buf.clear();
         self.key_buf.push_str(date);
         self.key_buf.push_str(tz);
-        if self.last.is_some() && self.key_buf == self.last_key {
-            return self.last.clone();
-        }
         let e = match self.cache.get(&self.key_buf) {
             Some(e) => e.clone(),
             None => {
-                let e = second(date, tz)?;
+                let e = match second(date, tz) {
+                    Some(e) => e,
+                    None => return false,
+                };
                 if self.cache.len() > 4096 {
                     self.cache.clear();
                 }
@@ -126,24 +170,31 @@ impl Ts {
                 e
             }
         };
-        self.last_key.clear();
-        self.last_key.push_str(&self.key_buf);
-        self.last = Some(e.clone());
-        Some(e)
+        std::mem::swap(&mut self.last_key, &mut self.key_buf);
+        self.last = Some(e);
+        true
     }
 
+    #[inline]
     fn split(raw: &str) -> (&str, &str, Option<&str>) {
-        let (stamp, tz) = match raw.find(' ') {
+        let (stamp, tz) = match find_byte(raw, b' ') {
             Some(sp) => (&raw[..sp], &raw[sp + 1..]),
             None => (raw, ""),
         };
-        match stamp.find('.') {
+        match find_byte(stamp, b'.') {
             Some(dot) => (&stamp[..dot], tz, Some(&stamp[dot + 1..])),
             None => (stamp, tz, None),
         }
     }
 
+    /// `int(frac) / 10 ** len(frac)` (a correctly rounded quotient, as Python's true division).
     fn frac_value(frac: &str) -> f64 {
+        let b = frac.as_bytes();
+        if b.len() <= 15 && b.iter().all(|c| c.is_ascii_digit()) {
+            // both exact in a double: one correctly rounded division
+            let n = b.iter().fold(0u64, |a, &c| a * 10 + (c - b'0') as u64);
+            return n as f64 / 10f64.powi(b.len() as i32);
+        }
         let mut s = String::with_capacity(frac.len() + 2);
         s.push_str("0.");
         if frac.is_ascii() {
@@ -157,36 +208,41 @@ impl Ts {
     /// TimestampConverter.second_epoch: the whole second's epoch (None = BadTimestamp).
     pub fn second_epoch(&mut self, raw: &str) -> Option<i128> {
         let (date, tz, _) = Self::split(raw);
-        if self.last.is_some() && self.last_key.len() == date.len() + tz.len()
-            && self.last_key.as_bytes()[..date.len()] == *date.as_bytes()
-            && self.last_key.as_bytes()[date.len()..] == *tz.as_bytes()
-        {
-            return self.last.as_ref().map(|e| e.epoch);
+        if self.entry(date, tz) {
+            self.last.as_ref().map(|e| e.epoch)
+        } else {
+            None
         }
-        self.entry(date, tz).map(|e| e.epoch)
     }
 
     /// TimestampConverter.iso: cached per millisecond, keyed `raw[:dot + 4] + raw[sp:]`, only for
     /// well-formed stamps (digits between the first `.` and the last space); others are converted
     /// every time. Two stamps sharing a key share the cached value, as in Python.
-    pub fn iso(&mut self, raw: &str) -> Option<SmolStr> {
-        let dot = raw.find('.');
-        let sp = raw.rfind(' ');
+    pub fn iso(&mut self, raw: &str) -> Option<Iso> {
+        let dot = find_byte(raw, b'.');
+        let sp = raw.bytes().rposition(|b| b == b' ');
         let (dot, sp) = match (dot, sp) {
             (Some(d), Some(s)) if s >= d && py::isdigit(&raw[d + 1..s]) => (d, s),
-            _ => return self.convert(raw).map(|x| SmolStr::new(x.1)),
+            _ => return self.convert(raw).map(|x| Iso::new(&x.1)),
         };
-        self.iso_key.clear();
-        self.iso_key.push_str(&raw[..py::skip_chars(raw, dot, 4)]);
-        self.iso_key.push_str(&raw[sp..]);
+        let head = &raw[..py::skip_chars(raw, dot, 4)];
+        let tail = &raw[sp..];
         // the last key looked up or inserted is always in Python's cache too
-        if self.iso_last_ok && self.iso_key == self.iso_last_key {
-            return Some(self.iso_last.clone());
+        if let Some(last) = &self.iso_last {
+            let k = self.iso_last_key.as_bytes();
+            if k.len() == head.len() + tail.len() && k[..head.len()] == *head.as_bytes()
+                && k[head.len()..] == *tail.as_bytes()
+            {
+                return Some(last.clone());
+            }
         }
+        self.iso_key.clear();
+        self.iso_key.push_str(head);
+        self.iso_key.push_str(tail);
         let v = match self.iso_cache.get(&self.iso_key) {
             Some(v) => v.clone(),
             None => {
-                let v = SmolStr::new(self.convert(raw)?.1);
+                let v = Iso::new(&self.convert(raw)?.1);
                 if self.iso_cache.len() > 4096 {
                     self.iso_cache.clear();
                 }
@@ -194,32 +250,36 @@ impl Ts {
                 v
             }
         };
-        self.iso_last_key.clear();
-        self.iso_last_key.push_str(&self.iso_key);
-        self.iso_last = v.clone();
-        self.iso_last_ok = true;
+        std::mem::swap(&mut self.iso_last_key, &mut self.iso_key);
+        self.iso_last = Some(v.clone());
         Some(v)
     }
 
     /// Epoch seconds (None = BadTimestamp).
     pub fn epoch(&mut self, raw: &str) -> Option<f64> {
         let (date, tz, frac) = Self::split(raw);
-        let e = self.entry(date, tz)?;
+        if !self.entry(date, tz) {
+            return None;
+        }
+        let epoch = self.last.as_ref().unwrap().epoch as f64;
         match frac {
             Some(f) if !f.is_empty() => {
                 if !py::isdigit(f) {
                     return None;
                 }
-                Some(e.epoch as f64 + Self::frac_value(f))
+                Some(epoch + Self::frac_value(f))
             }
-            _ => Some(e.epoch as f64),
+            _ => Some(epoch),
         }
     }
 
     /// (epoch, ISO-8601 with milliseconds).
     pub fn convert(&mut self, raw: &str) -> Option<(f64, String)> {
         let (date, tz, frac) = Self::split(raw);
-        let e = self.entry(date, tz)?;
+        if !self.entry(date, tz) {
+            return None;
+        }
+        let e = self.last.as_ref().unwrap();
         let mut iso = String::with_capacity(32);
         iso.push_str(&e.iso);
         iso.push('.');
