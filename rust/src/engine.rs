@@ -391,20 +391,6 @@ fn is_ip(s: &str) -> bool {
     is_ipv4(s) || (s.contains(':') && s.parse::<std::net::Ipv6Addr>().is_ok())
 }
 
-fn endpoint(value: &J) -> Option<J> {
-    if !value.truthy() {
-        return None;
-    }
-    let v = py::to_str(value);
-    let host = v.split('%').next().unwrap_or("");
-    let mut o = Obj::with_capacity(2);
-    o.push("address", value.clone());
-    if is_ip(host) {
-        o.push("ip", js(host));
-    }
-    Some(J::Obj(o))
-}
-
 fn tls_version(protocol: &J) -> (J, Option<&'static str>) {
     if !protocol.truthy() {
         return (J::Null, None);
@@ -419,42 +405,70 @@ fn tls_version(protocol: &J) -> (J, Option<&'static str>) {
     (protocol.clone(), None)
 }
 
+/// `{"address": v[, "ip": host]}` (enrich.py `_endpoint`), None for a falsy value.
+fn endpoint_json(value: &J) -> Option<Vec<u8>> {
+    if !value.truthy() {
+        return None;
+    }
+    let owned;
+    let v: &str = match value.as_str() {
+        Some(s) => s,
+        None => {
+            owned = py::to_str(value);
+            &owned
+        }
+    };
+    let host = v.split('%').next().unwrap_or("");
+    let mut out = Vec::with_capacity(24 + 2 * v.len());
+    let mut w = ObjW::open(&mut out);
+    w.val(&mut out, "address", value);
+    if is_ip(host) {
+        w.str(&mut out, "ip", host);
+    }
+    w.close(&mut out);
+    Some(out)
+}
+
 fn parts_of(ident: &Ident) -> &Parts {
     ident.parts.get_or_init(|| {
-        let source = endpoint(&ident.src);
-        let destination = endpoint(&ident.dst);
         let (version, proto) = tls_version(&ident.tls_protocol);
         let tls = if version.truthy() || ident.tls_cipher.truthy() {
-            let mut t = Obj::with_capacity(5);
-            t.push("established", J::Bool(true));
+            let mut t = Vec::with_capacity(96);
+            let mut w = ObjW::open(&mut t);
+            w.key(&mut t, "established");
+            t.extend_from_slice(b"true");
             if version.truthy() {
-                t.push("version", version);
+                w.val(&mut t, "version", &version);
             }
             if let Some(p) = proto {
-                t.push("version_protocol", js(p));
+                w.str(&mut t, "version_protocol", p);
             }
             if ident.tls_cipher.truthy() {
-                t.push("cipher", ident.tls_cipher.clone());
+                w.val(&mut t, "cipher", &ident.tls_cipher);
             }
             if ident.tls_client_subject.truthy() {
-                let mut c = Obj::with_capacity(1);
-                c.push("subject", ident.tls_client_subject.clone());
-                t.push("client", J::Obj(c));
+                w.key(&mut t, "client");
+                t.extend_from_slice(b"{\"subject\":");
+                write_json(&mut t, &ident.tls_client_subject);
+                t.push(b'}');
             }
-            Some(json_bytes(&J::Obj(t)))
+            w.close(&mut t);
+            Some(t)
         } else {
             None
         };
-        let mut conn = Obj::with_capacity(8);
-        conn.push("id", ident.conn_id.clone());
-        conn.push("key", ident.key.clone());
-        conn.push("transport", js(ident.transport));
+        let mut conn = Vec::with_capacity(80);
+        let mut w = ObjW::open(&mut conn);
+        w.val(&mut conn, "id", &ident.conn_id);
+        w.val(&mut conn, "key", &ident.key);
+        w.str(&mut conn, "transport", ident.transport);
         if ident.tls_bits.truthy() {
-            conn.push("tls_key_bits", ident.tls_bits.clone());
+            w.val(&mut conn, "tls_key_bits", &ident.tls_bits);
         }
         if ident.haproxy_src.truthy() {
-            conn.push("proxy_address", ident.haproxy_src.clone());
+            w.val(&mut conn, "proxy_address", &ident.haproxy_src);
         }
+        w.close(&mut conn);
         let mut bind = Obj::with_capacity(3);
         if !ident.bind_dn.is_null() {
             bind.push("dn", ident.bind_dn.clone());
@@ -466,10 +480,10 @@ fn parts_of(ident: &Ident) -> &Parts {
             bind.push("mech", ident.bind_mech.clone());
         }
         Parts {
-            source: source.map(|s| json_bytes(&s)),
-            destination: destination.map(|s| json_bytes(&s)),
+            source: endpoint_json(&ident.src),
+            destination: endpoint_json(&ident.dst),
             tls,
-            conn: json_bytes(&J::Obj(conn)),
+            conn,
             bind: json_bytes(&J::Obj(bind.clone())),
             bind_obj: bind,
         }
@@ -627,13 +641,9 @@ impl Engine {
                 }
                 // Joiner._expire, without counting bad stamps (the owner counts them)
                 let front = self.closing[0].0;
-                match self.ts.second_epoch(stamp) {
-                    Some(second) if !py::float_ge_int(front, second + 1) => {}
+                let epoch = match self.ts.expiry_epoch(stamp, front) {
+                    Ok(Some(e)) => e,
                     _ => return,
-                }
-                let epoch = match self.ts.epoch(stamp) {
-                    Some(e) => e,
-                    None => return,
                 };
                 #[allow(clippy::neg_cmp_op_on_partial_ord)]
                 if !(front < epoch) {
@@ -931,14 +941,15 @@ impl Engine {
     /// Joiner._expire; `count`: a bad stamp counts in `bad_timestamps` (the line's own shard).
     fn expire_with(&mut self, t: &str, count: bool) {
         // Most lines cannot expire anything: compare with the line's whole second first.
-        if let Some(second) = self.ts.second_epoch(t) {
-            if py::float_ge_int(self.closing[0].0, second + 1) {
-                return;
+        // (second_epoch and convert fail together: they read the same date and zone.)
+        match self.ts.expiry_epoch(t, self.closing[0].0) {
+            Ok(None) => {}
+            Ok(Some(epoch)) => self.expire_closed(epoch),
+            Err(()) => {
+                if count {
+                    self.stats.bad_timestamps += 1;
+                }
             }
-        }
-        let epoch = if count { self.epoch(t) } else { self.ts.epoch(t) };
-        if let Some(epoch) = epoch {
-            self.expire_closed(epoch);
         }
     }
 

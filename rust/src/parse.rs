@@ -347,6 +347,20 @@ fn parse_close(body: &str, mut rec: Obj) -> Obj {
     rec
 }
 
+/// `line.find("] ", 1)`: where a text line's stamp ends (a short scan: no searcher to build).
+#[inline]
+pub fn find_close(b: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    while let Some(j) = memchr::memchr(b']', &b[i.min(b.len())..]) {
+        let at = i + j;
+        if b.get(at + 1) == Some(&b' ') {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
 /// `DD/Mon/YYYY:HH:MM:SS[.fraction] +hhmm` (parse.py _stamp_ok).
 fn stamp_ok(t: &str) -> bool {
     if !t.is_ascii() {
@@ -431,8 +445,8 @@ pub fn parse_text(line: &str) -> Parsed {
         }
         return Parsed::Unknown;
     }
-    let close = match memchr::memmem::find(&lb[1..], b"] ") {
-        Some(i) => i + 1,
+    let close = match find_close(lb) {
+        Some(i) => i,
         None => return Parsed::Unknown,
     };
     let rest = &line[close + 2..];

@@ -8,7 +8,7 @@
 //! The owner of a line is decided exactly as the parser would read its connection id, so a
 //! connection's lines all meet in one shard.
 
-use memchr::memmem;
+use crate::parse::find_close;
 
 /// What a line is, as far as sharding is concerned.
 #[derive(Debug, PartialEq)]
@@ -57,8 +57,8 @@ pub fn route(line: &str) -> Route<'_> {
 fn text_route(line: &str) -> Route<'_> {
     let b = line.as_bytes();
     // parse_text: `close = line.find("] ", 1)`, `rest = line[close + 2:]` must start with `conn=`
-    let close = match memmem::find(&b[1..], b"] ") {
-        Some(i) => i + 1,
+    let close = match find_close(b) {
+        Some(i) => i,
         None => return Route::NoConn { maybe_header: false },
     };
     let rest = &line[close + 2..];

@@ -177,6 +177,13 @@ impl Ts {
 
     #[inline]
     fn split(raw: &str) -> (&str, &str, Option<&str>) {
+        // the usual text stamp `04/Dec/2026:19:53:00.675805620 +0000`
+        let b = raw.as_bytes();
+        if b.len() == 36 && b[20] == b'.' && b[30] == b' ' && !b[..20].contains(&b' ') && !b[..20].contains(&b'.')
+            && !b[21..30].contains(&b' ')
+        {
+            return (&raw[..20], &raw[31..], Some(&raw[21..30]));
+        }
         let (stamp, tz) = match find_byte(raw, b' ') {
             Some(sp) => (&raw[..sp], &raw[sp + 1..]),
             None => (raw, ""),
@@ -192,8 +199,10 @@ impl Ts {
         let b = frac.as_bytes();
         if b.len() <= 15 && b.iter().all(|c| c.is_ascii_digit()) {
             // both exact in a double: one correctly rounded division
+            const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+                                      1e14, 1e15];
             let n = b.iter().fold(0u64, |a, &c| a * 10 + (c - b'0') as u64);
-            return n as f64 / 10f64.powi(b.len() as i32);
+            return n as f64 / POW10[b.len()];
         }
         let mut s = String::with_capacity(frac.len() + 2);
         s.push_str("0.");
@@ -253,6 +262,30 @@ impl Ts {
         std::mem::swap(&mut self.iso_last_key, &mut self.iso_key);
         self.iso_last = Some(v.clone());
         Some(v)
+    }
+
+    /// Joiner._expire's two steps in one lookup: Ok(None) when nothing closing before
+    /// `front` can expire at this stamp (its whole second is not past `front`), Ok(Some(epoch))
+    /// otherwise, Err(()) for a bad stamp (BadTimestamp from second_epoch or convert).
+    pub fn expiry_epoch(&mut self, raw: &str, front: f64) -> Result<Option<f64>, ()> {
+        let (date, tz, frac) = Self::split(raw);
+        if !self.entry(date, tz) {
+            return Err(());
+        }
+        let second = self.last.as_ref().unwrap().epoch;
+        if py::float_ge_int(front, second + 1) {
+            return Ok(None);
+        }
+        let epoch = second as f64;
+        match frac {
+            Some(f) if !f.is_empty() => {
+                if !py::isdigit(f) {
+                    return Err(());
+                }
+                Ok(Some(epoch + Self::frac_value(f)))
+            }
+            _ => Ok(Some(epoch)),
+        }
     }
 
     /// Epoch seconds (None = BadTimestamp).
