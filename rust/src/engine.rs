@@ -945,7 +945,7 @@ impl Engine {
         match self.ts.expiry_epoch(t, self.closing[0].0) {
             Ok(None) => {}
             Ok(Some(epoch)) => self.expire_closed(epoch),
-            Err(()) => {
+            Err(_) => {
                 if count {
                     self.stats.bad_timestamps += 1;
                 }

@@ -4,6 +4,10 @@ use crate::py;
 use rustc_hash::FxHashMap;
 use smol_str::SmolStr;
 
+/// timestamps.BadTimestamp
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadTimestamp;
+
 #[derive(Clone)]
 pub struct Entry {
     pub epoch: i128,
@@ -266,11 +270,11 @@ impl Ts {
 
     /// Joiner._expire's two steps in one lookup: Ok(None) when nothing closing before
     /// `front` can expire at this stamp (its whole second is not past `front`), Ok(Some(epoch))
-    /// otherwise, Err(()) for a bad stamp (BadTimestamp from second_epoch or convert).
-    pub fn expiry_epoch(&mut self, raw: &str, front: f64) -> Result<Option<f64>, ()> {
+    /// otherwise, Err for a bad stamp (BadTimestamp from second_epoch or convert).
+    pub fn expiry_epoch(&mut self, raw: &str, front: f64) -> Result<Option<f64>, BadTimestamp> {
         let (date, tz, frac) = Self::split(raw);
         if !self.entry(date, tz) {
-            return Err(());
+            return Err(BadTimestamp);
         }
         let second = self.last.as_ref().unwrap().epoch;
         if py::float_ge_int(front, second + 1) {
@@ -280,7 +284,7 @@ impl Ts {
         match frac {
             Some(f) if !f.is_empty() => {
                 if !py::isdigit(f) {
-                    return Err(());
+                    return Err(BadTimestamp);
                 }
                 Ok(Some(epoch + Self::frac_value(f)))
             }
