@@ -16,11 +16,43 @@ mod python {
     use crate::engine::Engine as Core;
     use pyo3::prelude::*;
     use pyo3::types::{PyBytes, PyDict};
+    use std::fs::File;
+    use std::io::{ErrorKind, Read, Write};
+    use std::mem::ManuallyDrop;
+    use std::os::fd::FromRawFd;
 
     /// Engine(connections, with_ids, host_name, service_name, close_grace_seconds=5.0, shard=0, nshards=1)
     #[pyclass(module = "dirsrvbeat_fast")]
     struct Engine {
         core: Core,
+        rd: Reader,
+    }
+
+    /// The file `pump` reads: a buffer whose head is the line the last block cut.
+    #[derive(Default)]
+    struct Reader {
+        path: String,
+        buf: Vec<u8>,
+        carry: usize,
+        offset: i64,
+        lines_before: i64,
+    }
+
+    /// A file descriptor the engine reads or writes without owning it.
+    fn borrowed(fd: i32) -> ManuallyDrop<File> {
+        // SAFETY: the caller keeps the descriptor open for the call; it is never closed here
+        ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
+    }
+
+    fn write_locked(py: Python<'_>, fd: i32, data: &[u8], lock: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        if let Some(l) = lock {
+            l.call_method0("acquire")?;
+        }
+        let res = py.allow_threads(|| borrowed(fd).write_all(data));
+        if let Some(l) = lock {
+            l.call_method0("release")?;
+        }
+        res.map_err(PyErr::from)
     }
 
     #[pymethods]
@@ -36,7 +68,75 @@ mod python {
             }
             let mut core = Core::new(connections, with_ids, host_name, service_name, close_grace_seconds);
             core.set_shard(shard, nshards);
-            Ok(Engine { core })
+            Ok(Engine { core, rd: Reader::default() })
+        }
+
+        /// Start reading a file with `pump` (its offsets and line numbers count from here).
+        fn begin_file(&mut self, path: String) {
+            self.rd = Reader { path, buf: std::mem::take(&mut self.rd.buf), carry: 0, offset: 0,
+                               lines_before: self.core.fed_lines };
+        }
+
+        /// Read up to `block` bytes from `fd` (no copies through Python), feed the complete lines
+        /// (at end of file also a last line without newline), and write the pending documents to
+        /// `out_fd` (under `lock.acquire()`/`release()` when given) once there are at least
+        /// `min_write` bytes of them, or at end of file when `flush`. Returns (end of file, bytes
+        /// of this file fed so far, the read error if reading failed: then the file is done).
+        /// Documents not yet written stay for the next call or `finish`. Write errors raise.
+        #[pyo3(signature = (fd, block, out_fd, lock=None, min_write=1 << 20, flush=true))]
+        #[allow(clippy::too_many_arguments)]
+        fn pump(&mut self, py: Python<'_>, fd: i32, block: usize, out_fd: i32, lock: Option<Bound<'_, PyAny>>,
+                min_write: usize, flush: bool) -> PyResult<(bool, i64, Option<String>)> {
+            let core = &mut self.core;
+            let rd = &mut self.rd;
+            let eof = py.allow_threads(|| -> std::io::Result<bool> {
+                let carry = rd.carry;
+                rd.buf.resize(carry + block.max(1), 0);
+                let n = loop {
+                    match borrowed(fd).read(&mut rd.buf[carry..]) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            rd.buf.truncate(carry);
+                            return Err(e);
+                        }
+                    }
+                };
+                let have = carry + n;
+                rd.buf.truncate(have);
+                if n == 0 {
+                    if carry > 0 {
+                        let lineno = core.fed_lines - rd.lines_before;
+                        core.feed(&rd.path, &rd.buf[..carry], rd.offset, lineno);
+                        rd.offset += carry as i64;
+                    }
+                    rd.buf.clear();
+                    rd.carry = 0;
+                    return Ok(true);
+                }
+                match memchr::memrchr(b'\n', &rd.buf[..have]) {
+                    None => rd.carry = have, // no complete line yet
+                    Some(i) => {
+                        let cut = i + 1;
+                        let lineno = core.fed_lines - rd.lines_before;
+                        core.feed(&rd.path, &rd.buf[..cut], rd.offset, lineno);
+                        rd.offset += cut as i64;
+                        rd.buf.copy_within(cut..have, 0);
+                        rd.carry = have - cut;
+                    }
+                }
+                Ok(false)
+            });
+            let (eof, error) = match eof {
+                Ok(eof) => (eof, None),
+                Err(e) => (true, Some(e.to_string())),
+            };
+            if self.core.out.len() >= min_write || (eof && flush && !self.core.out.is_empty()) {
+                let res = write_locked(py, out_fd, &self.core.out, lock.as_ref());
+                self.core.out.clear();
+                res?;
+            }
+            Ok((eof, self.rd.offset, error))
         }
 
         /// Feed complete lines of one file; returns the NDJSON of the documents they complete.

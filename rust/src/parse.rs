@@ -736,11 +736,28 @@ fn parse_stat(tail: &str, mut rec: Obj) -> Obj {
 
 fn parse_result(tail: &str, mut rec: Obj) -> Obj {
     rec.push("kind", js("result"));
-    let (kv, text) = if !tail.contains('"') && !tail.contains(" - ") && !tail.contains(',') {
-        let mut kv = Obj::with_capacity(8);
-        for p in py::split_ws(tail) {
-            if let Some(eq) = p.find('=') {
-                kv.set(SmolStr::new(&p[..eq]), js(&p[eq + 1..]));
+    let tb = tail.as_bytes();
+    // the common case: all simple tokens (no quote, comma or ` - `)
+    let simple = !tb.iter().enumerate().any(|(i, &c)| {
+        c == b'"' || c == b',' || (c == b'-' && i > 0 && tb[i - 1] == b' ' && tb.get(i + 1) == Some(&b' '))
+    });
+    let (kv, text) = if simple {
+        let mut kv = Obj::with_capacity(10);
+        if tail.is_ascii() {
+            // str.split() on ASCII: runs of \t \n \x0b \x0c \r \x1c-\x1f and space
+            for p in tb.split(|&c| c == b' ' || (9..=13).contains(&c) || (0x1c..=0x1f).contains(&c)) {
+                if let Some(eq) = p.iter().position(|&c| c == b'=') {
+                    // ASCII: the cuts are character boundaries
+                    let k = unsafe { std::str::from_utf8_unchecked(&p[..eq]) };
+                    let v = unsafe { std::str::from_utf8_unchecked(&p[eq + 1..]) };
+                    kv.set(SmolStr::new(k), js(v));
+                }
+            }
+        } else {
+            for p in py::split_ws(tail) {
+                if let Some(eq) = p.find('=') {
+                    kv.set(SmolStr::new(&p[..eq]), js(&p[eq + 1..]));
+                }
             }
         }
         (kv, "")

@@ -59,10 +59,37 @@ pub struct Ts {
     last_key: String,
     last: Option<Entry>,
     key_buf: String,
-    iso_key: String,
-    iso_cache: FxHashMap<String, Iso>,
-    iso_last_key: String,
+    iso_cache: FxHashMap<IsoKey, Iso>,
+    iso_last_key: Option<IsoKey>,
     iso_last: Option<Iso>,
+}
+
+/// A key of the ISO cache (`raw[:dot + 4] + raw[sp:]`), inline when short.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum IsoKey {
+    Inline(u8, [u8; 46]),
+    Heap(Box<str>),
+}
+
+impl IsoKey {
+    fn new(head: &str, tail: &str) -> IsoKey {
+        let n = head.len() + tail.len();
+        if n <= 46 {
+            let mut buf = [0u8; 46];
+            buf[..head.len()].copy_from_slice(head.as_bytes());
+            buf[head.len()..n].copy_from_slice(tail.as_bytes());
+            IsoKey::Inline(n as u8, buf)
+        } else {
+            IsoKey::Heap(format!("{}{}", head, tail).into_boxed_str())
+        }
+    }
+    fn is(&self, head: &str, tail: &str) -> bool {
+        let k: &[u8] = match self {
+            IsoKey::Inline(n, buf) => &buf[..*n as usize],
+            IsoKey::Heap(s) => s.as_bytes(),
+        };
+        k.len() == head.len() + tail.len() && k[..head.len()] == *head.as_bytes() && k[head.len()..] == *tail.as_bytes()
+    }
 }
 
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -241,29 +268,24 @@ impl Ts {
         let head = &raw[..py::skip_chars(raw, dot, 4)];
         let tail = &raw[sp..];
         // the last key looked up or inserted is always in Python's cache too
-        if let Some(last) = &self.iso_last {
-            let k = self.iso_last_key.as_bytes();
-            if k.len() == head.len() + tail.len() && k[..head.len()] == *head.as_bytes()
-                && k[head.len()..] == *tail.as_bytes()
-            {
+        if let (Some(k), Some(last)) = (&self.iso_last_key, &self.iso_last) {
+            if k.is(head, tail) {
                 return Some(last.clone());
             }
         }
-        self.iso_key.clear();
-        self.iso_key.push_str(head);
-        self.iso_key.push_str(tail);
-        let v = match self.iso_cache.get(&self.iso_key) {
+        let key = IsoKey::new(head, tail);
+        let v = match self.iso_cache.get(&key) {
             Some(v) => v.clone(),
             None => {
                 let v = Iso::new(&self.convert(raw)?.1);
                 if self.iso_cache.len() > 4096 {
                     self.iso_cache.clear();
                 }
-                self.iso_cache.insert(self.iso_key.clone(), v.clone());
+                self.iso_cache.insert(key.clone(), v.clone());
                 v
             }
         };
-        std::mem::swap(&mut self.iso_last_key, &mut self.iso_key);
+        self.iso_last_key = Some(key);
         self.iso_last = Some(v.clone());
         Some(v)
     }

@@ -14,6 +14,7 @@ import gzip
 import io
 import random
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -70,19 +71,29 @@ def assert_same_or_reject(paths: list[str], **kwargs: Any) -> None:
         reject()
 
 
-def run_fast(paths: list[str], block_bytes: int = fast.BLOCK_BYTES,
+def run_fast(paths: list[str], block_bytes: int = fast.BLOCK_BYTES, via_fd: bool = False,
              **options: Any) -> tuple[list[bytes], dict[str, Any], list[Any]]:
+    """The compiled engine; `via_fd`: to a file descriptor (plain files are then read and the
+    documents written by the engine itself, `Engine.pump`), else through a Python stream."""
     dead, buf = _deadletter()
-    out = _Sink()
-    summary = fast.fast_documents_ndjson(paths, deadletter=dead, out_stream=out, block_bytes=block_bytes,
-                                         **options)
-    return out.getvalue().splitlines(), summary, [orjson.loads(x) for x in buf.getvalue().splitlines()]
+    if via_fd:
+        with tempfile.TemporaryFile() as f:
+            summary = fast.fast_documents_ndjson(paths, deadletter=dead, out_fd=f.fileno(), block_bytes=block_bytes,
+                                                 min_write=4096, **options)
+            f.seek(0)
+            data = f.read()
+    else:
+        out = _Sink()
+        summary = fast.fast_documents_ndjson(paths, deadletter=dead, out_stream=out, block_bytes=block_bytes,
+                                             **options)
+        data = out.getvalue()
+    return data.splitlines(), summary, [orjson.loads(x) for x in buf.getvalue().splitlines()]
 
 
 def assert_same(paths: list[str], block_bytes: int = fast.BLOCK_BYTES, exact_bytes: bool = False,
-                **options: Any) -> int:
+                via_fd: bool = False, **options: Any) -> int:
     py_docs, py_sum, py_dead = run_python(paths, **options)
-    rs_docs, rs_sum, rs_dead = run_fast(paths, block_bytes=block_bytes, **options)
+    rs_docs, rs_sum, rs_dead = run_fast(paths, block_bytes=block_bytes, via_fd=via_fd, **options)
     assert len(rs_docs) == len(py_docs), (len(rs_docs), len(py_docs))
     for i, (a, b) in enumerate(zip(py_docs, rs_docs)):
         if a != b:
@@ -97,9 +108,10 @@ def assert_same(paths: list[str], block_bytes: int = fast.BLOCK_BYTES, exact_byt
 
 # ------------------------------------------------------------------------------ real logs
 
+@pytest.mark.parametrize("via_fd", [False, True], ids=["stream", "fd"])
 @pytest.mark.parametrize("options", OPTIONS, ids=["conns-ids", "plain"])
-def test_real_sample(options: dict[str, Any]) -> None:
-    assert assert_same([str(SAMPLE)], exact_bytes=True, **options) > 5000
+def test_real_sample(options: dict[str, Any], via_fd: bool) -> None:
+    assert assert_same([str(SAMPLE)], exact_bytes=True, via_fd=via_fd, **options) > 5000
 
 
 @pytest.mark.parametrize("options", OPTIONS, ids=["conns-ids", "plain"])
@@ -128,6 +140,7 @@ def test_small_blocks_gzip_and_missing(tmp_path: Path) -> None:
     paths = [str(tmp_path), str(tmp_path / "missing.log")]
     for block in (997, 65536, fast.BLOCK_BYTES):
         assert_same(paths, block_bytes=block, **OPTIONS[0])
+        assert_same(paths, block_bytes=block, via_fd=True, **OPTIONS[0])
 
 
 # ------------------------------------------------------------------------------ generated mixes
@@ -185,7 +198,7 @@ def _write_mix(tmp_path: Path, seed: int, shuffled: bool) -> Path:
 def test_random_mixes(tmp_path: Path, seed: int) -> None:
     path = _write_mix(tmp_path, seed, shuffled=seed % 2 == 0)
     assert_same([str(path)], block_bytes=random.Random(seed).choice((61, 4096, fast.BLOCK_BYTES)),
-                **OPTIONS[seed % 2])
+                via_fd=seed % 3 == 0, **OPTIONS[seed % 2])
 
 
 try:
@@ -340,7 +353,7 @@ def _write_junk(tmp_path: Path, seed: int) -> Path:
 def test_junk_numbers_and_dates(tmp_path: Path, seed: int) -> None:
     path = _write_junk(tmp_path, seed)
     assert_same([str(path)], block_bytes=random.Random(seed).choice((97, 4096, fast.BLOCK_BYTES)),
-                **OPTIONS[seed % 2])
+                via_fd=seed % 3 == 1, **OPTIONS[seed % 2])
 
 
 def test_junk_rows_of_the_old_difference_table(tmp_path: Path) -> None:

@@ -294,20 +294,21 @@ def _worker(index: int, workers: int, files: list[str], options: dict[str, Any],
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     dead = None
     try:
-        out = _Chunked(_LockedStream(out_fd, lock))
         to_stderr = dl_path in (None, "-")
         dead = DeadLetter(stream=_LockedStream(2, lock) if to_stderr else None,  # type: ignore[arg-type]
                           path=None if to_stderr else f"{dl_path}.w{index}")
-        if engine == "rust":
+        if engine == "rust":  # the engine reads the files and writes (>= 1 MiB, under the lock) itself
             from . import fast
 
             summary = fast.fast_documents_ndjson(
                 files, connections=options.get("connections", False), with_ids=options.get("with_ids", False),
                 host_name=options.get("host_name"), service_name=options.get("service_name"),
-                deadletter=dead, out_stream=out, shard=index, nshards=workers)
+                deadletter=dead, out_fd=out_fd, out_lock=lock, min_write=CHUNK_BYTES, shard=index,
+                nshards=workers)
         else:
+            out = _Chunked(_LockedStream(out_fd, lock))
             summary = _PythonShard(index, workers, options, dead).run(files, out)
-        out.flush()
+            out.flush()
         dead.close()
         summary["dead_letter_part"] = dead.path
         results.put((index, summary, None))
