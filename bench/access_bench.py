@@ -29,14 +29,21 @@ DIRSRVBEAT = os.path.join(VENV_BIN, "dirsrvbeat") if os.path.exists(os.path.join
     else shutil.which("dirsrvbeat") or "dirsrvbeat"
 
 
+GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
+
+
 def measure(cmd: list[str], stdout: str = os.devnull, env: dict[str, str] | None = None) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in MB of the largest process, exit status)."""
-    with open(stdout, "wb") as out:
+    """(wall seconds, peak RSS in MB, exit status). RSS from GNU time's %M (the command's own
+    process; with --workers the parent's children are included by the kernel's accounting)."""
+    with open(stdout, "wb") as out, tempfile.NamedTemporaryFile("r") as rss_file:
+        argv = [GNU_TIME, "-f", "%M", "-o", rss_file.name, *cmd] if GNU_TIME else cmd
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env)
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
-    return wall, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status)
+        text = rss_file.read().strip().splitlines()
+        rss_kb = int(text[-1]) if GNU_TIME and text and text[-1].isdigit() else usage.ru_maxrss
+    return wall, rss_kb // 1024, os.waitstatus_to_exitcode(status)
 
 
 def count_lines_and_ops(path: str) -> tuple[int, int]:

@@ -53,14 +53,22 @@ class Registry:
         return cls(files=files, pipeline=data.get("pipeline") or {})
 
     def save(self, path: str) -> None:
-        data = {"version": REGISTRY_VERSION, "files": {k: asdict(v) for k, v in self.files.items()},
-                "pipeline": self.pipeline}
+        self.write_snapshot(path, self.snapshot())
+
+    def snapshot(self) -> bytes:
+        """The registry as it is now, serialised (a checkpoint taken now, written later)."""
+        return orjson.dumps({"version": REGISTRY_VERSION, "files": {k: asdict(v) for k, v in self.files.items()},
+                             "pipeline": self.pipeline}, option=orjson.OPT_INDENT_2)
+
+    @staticmethod
+    def write_snapshot(path: str, data: bytes) -> None:
+        """Atomically replace the registry file: temp file, fsync, rename, fsync the folder."""
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".registry-", dir=directory)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)

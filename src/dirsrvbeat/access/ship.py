@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -162,13 +163,40 @@ class Shipper:
         batch: list[dict[str, Any]] = []
         seen: set[str] = set()
 
+        # One batch is delivered (in a thread) while the next one is parsed: Elasticsearch indexes on
+        # the other core meanwhile. A checkpoint is taken at the line boundary where its batch was cut
+        # and written only after that batch was acknowledged; batches are delivered in order.
+        inflight: list[Future[None]] = []
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dirsrvbeat-bulk")
+
+        def settle() -> None:
+            while inflight:
+                inflight.pop(0).result()  # re-raises DeliveryFailed: nothing later is checkpointed
+
         def checkpoint() -> None:
-            if batch:
-                self._deliver(batch)
-                batch.clear()
             registry.pipeline = pipeline.export_state()
-            registry.save(self.registry_path)
-            summary.checkpoints += 1
+            snapshot = registry.snapshot()
+            docs = list(batch)
+            batch.clear()
+            settle()
+            inflight.append(executor.submit(self._deliver_and_commit, docs, snapshot))
+
+        try:
+            self._read_all(registry, pipeline, batch, seen, checkpoint)
+            settle()
+        finally:
+            executor.shutdown(wait=True)
+        summary.unparsed = pipeline.parse.stats.unparsed
+
+    def _deliver_and_commit(self, docs: list[dict[str, Any]], snapshot: bytes) -> None:
+        if docs:
+            self._deliver(docs)
+        Registry.write_snapshot(self.registry_path, snapshot)
+        self.summary.checkpoints += 1
+
+    def _read_all(self, registry: Registry, pipeline: AccessPipeline, batch: list[dict[str, Any]],
+                  seen: set[str], checkpoint: Callable[[], None]) -> None:
+        summary = self.summary
 
         for path in expand_paths(self.patterns):
             try:
@@ -217,7 +245,6 @@ class Shipper:
                     and not os.path.exists(s.path)]:
             del registry.files[key]
         checkpoint()
-        summary.unparsed = pipeline.parse.stats.unparsed
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         result = self.send(batch)  # raises on failure: no checkpoint
