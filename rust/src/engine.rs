@@ -2,7 +2,7 @@
 
 use crate::filter::FilterCache;
 use crate::docw::{member, Members, ObjW, Part};
-use crate::json::{st, write_float, write_int, write_json, write_obj, write_str, Obj, J, S};
+use crate::json::{st, write_float, write_int, write_json, write_obj, write_plain_decimal, write_str, Obj, J, S};
 use crate::parse::{parse_line, Parsed};
 use crate::py;
 use crate::shard::{self, Route};
@@ -375,11 +375,13 @@ pub struct Engine {
 // ------------------------------------------------------------------------------ helpers
 
 fn is_ipv4(s: &str) -> bool {
+    // ipaddress.IPv4Address: four decimal octets <= 255, 1-3 ASCII digits, no leading zero
     let mut n = 0;
-    for p in s.split('.') {
+    for p in s.as_bytes().split(|&b| b == b'.') {
         n += 1;
-        let ok = n <= 4 && !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())
-            && !(p.len() > 1 && p.starts_with('0')) && p.parse::<u32>().map(|v| v <= 255).unwrap_or(false);
+        let ok = n <= 4 && !p.is_empty() && p.len() <= 3 && p.iter().all(|b| b.is_ascii_digit())
+            && !(p.len() > 1 && p[0] == b'0')
+            && p.iter().fold(0u32, |a, &b| a * 10 + (b - b'0') as u32) <= 255;
         if !ok {
             return false;
         }
@@ -418,7 +420,10 @@ fn endpoint_json(value: &J) -> Option<Vec<u8>> {
             &owned
         }
     };
-    let host = v.split('%').next().unwrap_or("");
+    let host = match v.as_bytes().iter().position(|&b| b == b'%') {
+        Some(i) => &v[..i],
+        None => v,
+    };
     let mut out = Vec::with_capacity(24 + 2 * v.len());
     let mut w = ObjW::open(&mut out);
     w.val(&mut out, "address", value);
@@ -566,6 +571,8 @@ impl Engine {
         let mut pos = 0usize;
         let mut lineno = base_lineno;
         let n = data.len();
+        // one check for the whole block (lines are cut at `\n`, an ASCII byte: each is valid too)
+        let all_valid = std::str::from_utf8(data).is_ok();
         while pos < n {
             let end = match memchr::memchr(b'\n', &data[pos..]) {
                 Some(i) => pos + i + 1,
@@ -574,9 +581,14 @@ impl Engine {
             let raw = &data[pos..end];
             lineno += 1;
             let offset = base_offset + pos as i64;
-            let (text, bad) = match std::str::from_utf8(raw) {
-                Ok(s) => (std::borrow::Cow::Borrowed(s), false),
-                Err(_) => (String::from_utf8_lossy(raw), true),
+            let (text, bad) = if all_valid {
+                // SAFETY: a slice of a valid UTF-8 block cut before and after ASCII bytes
+                (std::borrow::Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) }), false)
+            } else {
+                match std::str::from_utf8(raw) {
+                    Ok(s) => (std::borrow::Cow::Borrowed(s), false),
+                    Err(_) => (String::from_utf8_lossy(raw), true),
+                }
             };
             let mut t: &str = &text;
             if t.ends_with('\n') {
@@ -1857,9 +1869,17 @@ fn result_part(res: &Obj, m: &mut Members, duration: &mut Option<J>) -> &'static
         let o = &mut m.scratch;
         let mut w = ObjW::open(o);
         for key in ["wqtime", "wtime", "optime", "writetime", "etime"] {
-            if let Some(f) = kv.get(key).and_then(|v| v.as_str()).and_then(parse_seconds) {
+            let v = match kv.get(key).and_then(|v| v.as_str()) {
+                Some(v) => v,
+                None => continue,
+            };
+            if let Some(f) = parse_seconds(v) {
                 w.key(o, key);
-                write_float(o, f);
+                // parse_seconds took float(v) unless the fraction has 10 digits
+                let plain = v.len() < 12 || v.as_bytes()[v.len() - 11] != b'.';
+                if !(plain && write_plain_decimal(o, v)) {
+                    write_float(o, f);
+                }
                 any = true;
                 if key == "etime" {
                     etime = Some(f);

@@ -251,11 +251,15 @@ pub fn write_float(out: &mut Vec<u8>, f: f64) {
     }
     let mut buf = [0u8; 24];
     let (neg, len, n) = digits_into(f, &mut buf);
-    let digits = &buf[..len];
+    write_digits(out, neg, &buf[..len], n);
+}
+
+/// A float given by its shortest digits (value = 0.DIGITS x 10^n), as orjson prints it.
+pub fn write_digits(out: &mut Vec<u8>, neg: bool, digits: &[u8], n: i32) {
     if neg {
         out.push(b'-');
     }
-    let k = len as i32;
+    let k = digits.len() as i32;
     if digits == b"0" {
         out.extend_from_slice(b"0.0");
         return;
@@ -289,6 +293,46 @@ pub fn write_float(out: &mut Vec<u8>, f: f64) {
         }
         write_int(out, e as i64);
     }
+}
+
+/// `float(s)` written as orjson writes it, straight from the digits of a plain decimal
+/// (`0.000091376`): a decimal of at most 15 significant digits is the shortest representation
+/// of its float (distinct 15-digit decimals are distinct doubles). False: not such a decimal.
+pub fn write_plain_decimal(out: &mut Vec<u8>, s: &str) -> bool {
+    let b = s.as_bytes();
+    let dot = match b.iter().position(|&c| c == b'.') {
+        Some(d) if d > 0 && d + 1 < b.len() => d,
+        _ => return false,
+    };
+    if !b[..dot].iter().all(|c| c.is_ascii_digit()) || !b[dot + 1..].iter().all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    let mut buf = [0u8; 24];
+    let mut len = 0;
+    let mut n = dot as i32;
+    for &c in b[..dot].iter().chain(b[dot + 1..].iter()) {
+        if len == 0 && c == b'0' {
+            n -= 1; // a leading zero
+            continue;
+        }
+        if len == buf.len() {
+            return false;
+        }
+        buf[len] = c;
+        len += 1;
+    }
+    while len > 0 && buf[len - 1] == b'0' {
+        len -= 1;
+    }
+    if len == 0 {
+        out.extend_from_slice(b"0.0");
+        return true;
+    }
+    if len > 15 {
+        return false;
+    }
+    write_digits(out, false, &buf[..len], n);
+    true
 }
 
 /// Significant digits of the shortest round-trip representation into `buf`:

@@ -151,7 +151,7 @@ fn parse_search(body: &str, rec: &mut Obj) {
         rec.set(st("error"), js(text));
         return;
     }
-    let b = body.find("\" scope=");
+    let b = find_sub(body, "\" scope=");
     let b = match b {
         Some(b) if body.starts_with("base=\"") => b,
         _ => {
@@ -184,10 +184,10 @@ fn parse_search(body: &str, rec: &mut Obj) {
         return;
     }
     let rest = &rest[8..];
-    let a = match rest.rfind("\" attrs=") {
+    let a = match rfind_sub(rest, "\" attrs=") {
         Some(a) => a,
         None => {
-            if let Some(c) = rest.rfind("\", ") {
+            if let Some(c) = rfind_sub(rest, "\", ") {
                 rec.set(st("filter"), js(&rest[..c]));
                 rec.set(st("error"), js(&rest[c + 3..]));
             } else {
@@ -290,7 +290,7 @@ fn parse_request(verb: &str, body: &str, rec: &mut Obj) {
         }
         "ABANDON" => {
             if let Some(after) = body.strip_prefix("targetop=") {
-                let m = body.find(" msgid=");
+                let m = find_sub(body, " msgid=");
                 let target = match m {
                     Some(m) if m >= 9 => &body[9..m],
                     Some(_) => "",
@@ -330,7 +330,7 @@ fn parse_close(body: &str, mut rec: Obj) -> Obj {
         None => body,
     };
     rec.set(st("close_text"), js(text));
-    let code = match text.rfind(" - ") {
+    let code = match rfind_sub(text, " - ") {
         Some(last) => py::strip(&text[last + 3..]),
         None => "",
     };
@@ -345,6 +345,38 @@ fn parse_close(body: &str, mut rec: Obj) -> Obj {
     let _ = cb;
     rec.set(st("code"), if ok { js(code) } else { J::Null });
     rec
+}
+
+/// `s.find(pat)` for a short ASCII pattern (no two-way searcher to build per call).
+#[inline]
+pub fn find_sub(s: &str, pat: &str) -> Option<usize> {
+    let (b, p) = (s.as_bytes(), pat.as_bytes());
+    let mut i = 0;
+    while i + p.len() <= b.len() {
+        let j = i + memchr::memchr(p[0], &b[i..=b.len() - p.len()])?;
+        if &b[j..j + p.len()] == p {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+    None
+}
+
+/// `s.rfind(pat)` for a short ASCII pattern.
+#[inline]
+pub fn rfind_sub(s: &str, pat: &str) -> Option<usize> {
+    let (b, p) = (s.as_bytes(), pat.as_bytes());
+    if p.len() > b.len() {
+        return None;
+    }
+    let mut end = b.len() - p.len() + 1;
+    while let Some(j) = memchr::memrchr(p[0], &b[..end]) {
+        if &b[j..j + p.len()] == p {
+            return Some(j);
+        }
+        end = j;
+    }
+    None
 }
 
 /// `line.find("] ", 1)`: where a text line's stamp ends (a short scan: no searcher to build).
@@ -587,7 +619,7 @@ pub fn parse_text(line: &str) -> Parsed {
     }
     if rest.starts_with("fd=") {
         let sp = fb(rest, b' ');
-        if rest.contains(" connection from ") {
+        if find_sub(rest, " connection from ").is_some() {
             let sp = sp.unwrap();
             let sp2 = fb(&rest[sp + 1..], b' ').map(|i| i + sp + 1).unwrap();
             rec.set(st("kind"), js("open"));
@@ -598,11 +630,11 @@ pub fn parse_text(line: &str) -> Parsed {
             let body = &rest[sp2 + 1..];
             rec.set(st("ssl"), J::Bool(body.starts_with("SSL ")));
             // body.find("connection from ") may be -1 (then body[15:])
-            let src_dst = match body.find("connection from ") {
+            let src_dst = match find_sub(body, "connection from ") {
                 Some(f) => &body[f + 16..],
                 None => &body[py::skip_chars(body, 0, 15)..],
             };
-            match src_dst.rfind(" to ") {
+            match rfind_sub(src_dst, " to ") {
                 Some(t) => {
                     rec.set(st("src"), js(&src_dst[..t]));
                     rec.set(st("dst"), js(&src_dst[t + 4..]));
@@ -614,7 +646,7 @@ pub fn parse_text(line: &str) -> Parsed {
             }
             return Parsed::Rec(rec);
         }
-        if rest.contains(" HAProxy ") {
+        if find_sub(rest, " HAProxy ").is_some() {
             rec.set(st("kind"), js("haproxy"));
             // rest[sp + 9:] (sp == -1 impossible: " HAProxy " holds a space)
             let sp = sp.unwrap();
@@ -628,7 +660,7 @@ pub fn parse_text(line: &str) -> Parsed {
             rec.set(st("dst"), kv.g("new_address_dest"));
             return Parsed::Rec(rec);
         }
-        if rest.contains(" closed") || rest.contains(" Disconnect") {
+        if find_sub(rest, " closed").is_some() || find_sub(rest, " Disconnect").is_some() {
             return Parsed::Rec(parse_close(rest, rec));
         }
         return Parsed::Unknown;
@@ -767,7 +799,7 @@ fn parse_result(tail: &str, mut rec: Obj) -> Obj {
     let mut kv = kv;
     let mut text = text;
     if !text.is_empty() && text.ends_with('"') {
-        if let Some(s) = text.rfind(" sid=\"") {
+        if let Some(s) = rfind_sub(text, " sid=\"") {
             let v = if s + 6 < text.len() { &text[s + 6..text.len() - 1] } else { "" };
             kv.set(st("sid"), js(v));
             text = &text[..s];

@@ -210,8 +210,8 @@ impl Ts {
     fn split(raw: &str) -> (&str, &str, Option<&str>) {
         // the usual text stamp `04/Dec/2026:19:53:00.675805620 +0000`
         let b = raw.as_bytes();
-        if b.len() == 36 && b[20] == b'.' && b[30] == b' ' && !b[..20].contains(&b' ') && !b[..20].contains(&b'.')
-            && !b[21..30].contains(&b' ')
+        if b.len() == 36 && b[20] == b'.' && b[30] == b' '
+            && b[..20].iter().all(|&c| c != b' ' && c != b'.') && b[21..30].iter().all(|&c| c != b' ')
         {
             return (&raw[..20], &raw[31..], Some(&raw[21..30]));
         }
@@ -263,7 +263,7 @@ impl Ts {
         let sp = raw.bytes().rposition(|b| b == b' ');
         let (dot, sp) = match (dot, sp) {
             (Some(d), Some(s)) if s >= d && py::isdigit(&raw[d + 1..s]) => (d, s),
-            _ => return self.convert(raw).map(|x| Iso::new(&x.1)),
+            _ => return self.iso_value(raw),
         };
         let head = &raw[..py::skip_chars(raw, dot, 4)];
         let tail = &raw[sp..];
@@ -277,7 +277,7 @@ impl Ts {
         let v = match self.iso_cache.get(&key) {
             Some(v) => v.clone(),
             None => {
-                let v = Iso::new(&self.convert(raw)?.1);
+                let v = self.iso_value(raw)?;
                 if self.iso_cache.len() > 4096 {
                     self.iso_cache.clear();
                 }
@@ -312,6 +312,37 @@ impl Ts {
             }
             _ => Ok(Some(epoch)),
         }
+    }
+
+    /// `convert(raw)[1]`, built in place (no epoch, no String).
+    fn iso_value(&mut self, raw: &str) -> Option<Iso> {
+        let (date, tz, frac) = Self::split(raw);
+        if !self.entry(date, tz) {
+            return None;
+        }
+        let e = self.last.as_ref().unwrap();
+        let frac = frac.filter(|f| !f.is_empty());
+        if let Some(f) = frac {
+            if !py::isdigit(f) {
+                return None;
+            }
+        }
+        let n = e.iso.len() + 4 + e.iso_tz.len();
+        if n > 40 || !frac.map(|f| f.is_ascii()).unwrap_or(true) {
+            return self.convert(raw).map(|x| Iso::new(&x.1));
+        }
+        let mut buf = [0u8; 40];
+        buf[..e.iso.len()].copy_from_slice(e.iso.as_bytes());
+        let mut i = e.iso.len();
+        buf[i] = b'.';
+        i += 1;
+        let fb = frac.unwrap_or("").as_bytes();
+        for j in 0..3 {
+            buf[i] = *fb.get(j).unwrap_or(&b'0');
+            i += 1;
+        }
+        buf[i..i + e.iso_tz.len()].copy_from_slice(e.iso_tz.as_bytes());
+        Some(Iso::Inline(n as u8, buf))
     }
 
     /// Epoch seconds (None = BadTimestamp).
