@@ -171,8 +171,8 @@ type PKey = (K, K, K);
 /// A connection identity's document parts, serialised once (every document of that identity
 /// copies the bytes).
 struct Parts {
-    source: Option<Vec<u8>>,
-    destination: Option<Vec<u8>>,
+    source: Option<Arc<[u8]>>,
+    destination: Option<Arc<[u8]>>,
     tls: Option<Vec<u8>>,
     conn: Vec<u8>,
     bind: Vec<u8>,
@@ -188,8 +188,6 @@ fn json_bytes(v: &J) -> Vec<u8> {
 struct Ident {
     conn_id: J,
     key: J,
-    src: J,
-    dst: J,
     transport: &'static str,
     tls_protocol: J,
     tls_bits: J,
@@ -199,6 +197,9 @@ struct Ident {
     bind_method: J,
     bind_mech: J,
     haproxy_src: J,
+    /// `_endpoint(src)`, `_endpoint(dst)` serialised (shared by the connection's identities)
+    source: Option<Arc<[u8]>>,
+    destination: Option<Arc<[u8]>>,
     parts: OnceLock<Parts>,
 }
 
@@ -234,7 +235,12 @@ struct Conn {
     held: Vec<Held>,
     /// keys of `pending` on this connection (finish_conn scans `pending` only when > 0)
     pending_ops: u32,
+    /// (src, dst) and their endpoint parts, reused while the addresses stay the same
+    endpoints: Option<Box<Endpoints>>,
 }
+
+/// A connection's (src, dst) and their serialised `_endpoint` parts.
+type Endpoints = (J, J, Option<Arc<[u8]>>, Option<Arc<[u8]>>);
 
 /// An operation completed while a BIND logged before it still lacks its RESULT.
 struct Held {
@@ -252,7 +258,7 @@ impl Conn {
             bind_dn: J::Null, bind_method: J::Null, bind_mech: J::Null, autobind_dn: J::Null, bind_dns: Vec::new(),
             haproxy_src: J::Null, ops: 0, ops_by_type: Vec::new(), etime_total: 0.0, unindexed: 0, failed_binds: 0,
             last_seen: None, close: None, ident: None, bind_op: J::Null, awaiting_bind: Vec::new(), held: Vec::new(),
-            pending_ops: 0,
+            pending_ops: 0, endpoints: None,
         }
     }
 
@@ -260,8 +266,24 @@ impl Conn {
         if let Some(i) = &self.ident {
             return i.clone();
         }
+        let same = |a: &J, b: &J| match (a.resolved(), b.resolved()) {
+            (J::Null, J::Null) => true,
+            (J::Str(x), J::Str(y)) => x == y,
+            _ => false,
+        };
+        let fresh = match &self.endpoints {
+            Some(e) => !(same(&e.0, &self.src) && same(&e.1, &self.dst)),
+            None => true,
+        };
+        if fresh {
+            let src = endpoint_json(&self.src).map(Arc::from);
+            let dst = endpoint_json(&self.dst).map(Arc::from);
+            self.endpoints = Some(Box::new((self.src.clone(), self.dst.clone(), src, dst)));
+        }
+        let e = self.endpoints.as_ref().unwrap();
+        let (source, destination) = (e.2.clone(), e.3.clone());
         let i = Arc::new(Ident {
-            conn_id: self.conn_id.clone(), key: self.key.clone(), src: self.src.clone(), dst: self.dst.clone(),
+            conn_id: self.conn_id.clone(), key: self.key.clone(),
             transport: self.transport, tls_protocol: self.tls_protocol.clone(), tls_bits: self.tls_bits.clone(),
             tls_cipher: self.tls_cipher.clone(), tls_client_subject: self.tls_client_subject.clone(),
             // never bound: anonymous if its open line was seen, unknown (None) otherwise
@@ -273,7 +295,7 @@ impl Conn {
                 J::Null
             },
             bind_method: self.bind_method.clone(), bind_mech: self.bind_mech.clone(),
-            haproxy_src: self.haproxy_src.clone(), parts: OnceLock::new(),
+            haproxy_src: self.haproxy_src.clone(), source, destination, parts: OnceLock::new(),
         });
         self.ident = Some(i.clone());
         i
@@ -485,8 +507,8 @@ fn parts_of(ident: &Ident) -> &Parts {
             bind.push("mech", ident.bind_mech.clone());
         }
         Parts {
-            source: endpoint_json(&ident.src),
-            destination: endpoint_json(&ident.dst),
+            source: ident.source.clone(),
+            destination: ident.destination.clone(),
             tls,
             conn,
             bind: json_bytes(&J::Obj(bind.clone())),

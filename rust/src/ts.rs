@@ -169,6 +169,14 @@ fn second(date: &str, tz: &str) -> Option<Entry> {
     Some(Entry { epoch, iso, iso_tz })
 }
 
+/// Is byte `c` one of the word's eight bytes?
+#[inline(always)]
+fn has_byte(w: u64, c: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let x = w ^ (ONES * c as u64);
+    x.wrapping_sub(ONES) & !x & (ONES * 0x80) != 0
+}
+
 #[inline]
 fn find_byte(s: &str, c: u8) -> Option<usize> {
     s.bytes().position(|b| b == c)
@@ -210,10 +218,15 @@ impl Ts {
     fn split(raw: &str) -> (&str, &str, Option<&str>) {
         // the usual text stamp `04/Dec/2026:19:53:00.675805620 +0000`
         let b = raw.as_bytes();
-        if b.len() == 36 && b[20] == b'.' && b[30] == b' '
-            && b[..20].iter().all(|&c| c != b' ' && c != b'.') && b[21..30].iter().all(|&c| c != b' ')
-        {
-            return (&raw[..20], &raw[31..], Some(&raw[21..30]));
+        if b.len() == 36 && b[20] == b'.' && b[30] == b' ' {
+            let w = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+            // no space or dot in the date (bytes 0-19), no space in the fraction (21-29)
+            if !has_byte(w(0), b' ') && !has_byte(w(8), b' ') && !has_byte(w(12), b' ')
+                && !has_byte(w(0), b'.') && !has_byte(w(8), b'.') && !has_byte(w(12), b'.')
+                && !has_byte(w(21), b' ') && b[29] != b' '
+            {
+                return (&raw[..20], &raw[31..], Some(&raw[21..30]));
+            }
         }
         let (stamp, tz) = match find_byte(raw, b' ') {
             Some(sp) => (&raw[..sp], &raw[sp + 1..]),
