@@ -3,7 +3,7 @@
 use crate::filter::FilterCache;
 use crate::docw::{member, Members, ObjW, Part};
 use crate::json::{st, write_float, write_int, write_json, write_obj, write_plain_decimal, write_str, Obj, J, S};
-use crate::parse::{parse_line, Parsed};
+use crate::parse::{self, parse_line, Parsed};
 use crate::py;
 use crate::shard::{self, Route};
 use crate::ts::{parse_seconds, Ts};
@@ -647,6 +647,32 @@ impl Engine {
         self.nshards = nshards;
     }
 
+    /// What parse_text makes of a connection's text line, after its `conn=N `: Some(true) an
+    /// open (`fd=… connection from …`), Some(false) a close (`op=N fd=…`, or `fd=… closed` /
+    /// `Disconnect` without an op), None anything else (or no record).
+    fn open_or_close(rest: &str) -> Option<bool> {
+        if let Some(after) = rest.strip_prefix("op=") {
+            let sp = memchr::memchr(b' ', after.as_bytes())?;
+            let (tok, body) = (&after[..sp], &after[sp + 1..]);
+            // `op=N(id)(depth)` always reads; a plain op token must be an int
+            let op_ok = tok.contains('(') || py::int(tok).is_some();
+            return if op_ok && body.starts_with("fd=") { Some(false) } else { None };
+        }
+        if !rest.starts_with("fd=") {
+            return None;
+        }
+        if parse::find_sub(rest, " connection from ").is_some() {
+            return Some(true);
+        }
+        if parse::find_sub(rest, " HAProxy ").is_some() {
+            return None;
+        }
+        if parse::find_sub(rest, " closed").is_some() || parse::find_sub(rest, " Disconnect").is_some() {
+            return Some(false);
+        }
+        None
+    }
+
     /// The shard of a line only a full parse can tell (JSON of an unusual shape).
     fn parsed_owner(&self, t: &str) -> u32 {
         match parse_line(t) {
@@ -688,6 +714,22 @@ impl Engine {
                     if r.contains("t") && r.contains("conn") {
                         self.expire_closed(epoch);
                     }
+                }
+            }
+            Route::Conn { conn, text: Some((stamp, rest)) } if Self::open_or_close(rest).is_some() => {
+                // the two shapes every connection has, checked as parse_text checks them (no
+                // parse: they cannot fail once the stamp is good)
+                if !parse::stamp_ok(stamp) {
+                    return;
+                }
+                if !self.closing.is_empty() {
+                    self.expire_with(stamp, false);
+                }
+                if Self::open_or_close(rest) == Some(true) {
+                    self.observe_open(conn);
+                } else {
+                    let epoch = self.ts.epoch(stamp).unwrap_or(0.0);
+                    self.closing.push_back((epoch + self.grace, None));
                 }
             }
             Route::Conn { .. } | Route::Parse => match parse_line(t) {

@@ -394,7 +394,7 @@ pub fn find_close(b: &[u8]) -> Option<usize> {
 }
 
 /// `DD/Mon/YYYY:HH:MM:SS[.fraction] +hhmm` (parse.py _stamp_ok).
-fn stamp_ok(t: &str) -> bool {
+pub fn stamp_ok(t: &str) -> bool {
     if !t.is_ascii() {
         return stamp_ok_chars(t);
     }

@@ -21,8 +21,10 @@ pub enum Route<'a> {
     /// A JSON event of a connection that is no open or close; its local_time when it is a plain
     /// string (None: no record, or no stamp the clock could use).
     JsonOp { conn: i128, stamp: Option<&'a str> },
-    /// Any other line of a connection (open, close, TLS, AUTOBIND, ...): others parse it.
-    Conn { conn: i128 },
+    /// Any other line of a connection (open, close, TLS, AUTOBIND, ...): others parse it, or for
+    /// a text line (its stamp and what follows the connection id) check the open and close
+    /// shapes directly.
+    Conn { conn: i128, text: Option<(&'a str, &'a str)> },
     /// A JSON line whose connection only a full parse tells.
     Parse,
 }
@@ -31,7 +33,7 @@ impl Route<'_> {
     /// The connection, when the route knows it.
     pub fn conn(&self) -> Option<i128> {
         match self {
-            Route::TextOp { conn, .. } | Route::JsonOp { conn, .. } | Route::Conn { conn } => Some(*conn),
+            Route::TextOp { conn, .. } | Route::JsonOp { conn, .. } | Route::Conn { conn, .. } => Some(*conn),
             _ => None,
         }
     }
@@ -84,12 +86,12 @@ fn text_route(line: &str) -> Route<'_> {
     if let Some(after) = r.strip_prefix("op=") {
         return match memchr::memchr(b' ', after.as_bytes()) {
             // `op=N fd=... closed`: a close; anything else with an op is an operation line
-            Some(i) if after[i + 1..].starts_with("fd=") => Route::Conn { conn },
+            Some(i) if after[i + 1..].starts_with("fd=") => Route::Conn { conn, text: Some((&line[1..close], r)) },
             Some(_) => Route::TextOp { conn, stamp: &line[1..close] },
             None => Route::NoConn { maybe_header: false }, // no record: any owner will do
         };
     }
-    Route::Conn { conn }
+    Route::Conn { conn, text: Some((&line[1..close], r)) }
 }
 
 fn json_route(line: &str) -> Route<'_> {
@@ -115,14 +117,14 @@ fn json_route(line: &str) -> Route<'_> {
         }
     };
     match top.operation {
-        Some("\"CONNECTION\"") | Some("\"DISCONNECT\"") => return Route::Conn { conn },
-        Some(op) if op.contains('\\') => return Route::Conn { conn },
+        Some("\"CONNECTION\"") | Some("\"DISCONNECT\"") => return Route::Conn { conn, text: None },
+        Some(op) if op.contains('\\') => return Route::Conn { conn, text: None },
         _ => {}
     }
     match top.local_time {
         Some(raw) if raw.starts_with('"') => {
             if raw.contains('\\') {
-                Route::Conn { conn }
+                Route::Conn { conn, text: None }
             } else {
                 Route::JsonOp { conn, stamp: Some(&raw[1..raw.len() - 1]) }
             }
@@ -254,8 +256,10 @@ mod tests {
     fn routes() {
         let l = "[04/Dec/2026:19:53:00.1 +0000] conn=12 op=3 SRCH base=\"\"";
         assert_eq!(route(l), Route::TextOp { conn: 12, stamp: "04/Dec/2026:19:53:00.1 +0000" });
-        assert_eq!(route("[x] conn=12 op=3 fd=64 closed - U1"), Route::Conn { conn: 12 });
-        assert_eq!(route("[x] conn=12 fd=64 slot=64 connection from 1 to 2"), Route::Conn { conn: 12 });
+        assert_eq!(route("[x] conn=12 op=3 fd=64 closed - U1"),
+                   Route::Conn { conn: 12, text: Some(("x", "op=3 fd=64 closed - U1")) });
+        assert_eq!(route("[x] conn=12 fd=64 slot=64 connection from 1 to 2"),
+                   Route::Conn { conn: 12, text: Some(("x", "fd=64 slot=64 connection from 1 to 2")) });
         assert_eq!(route("[x] conn=12 (Internal) op=3 SRCH"), Route::TextOp { conn: 12, stamp: "x" });
         assert_eq!(route("[x] conn=Internal(0) op=3 SRCH"), Route::TextOp { conn: 0, stamp: "x" });
         assert_eq!(route("[x] conn=1234567890123456789 op=3 SRCH"), Route::NoConn { maybe_header: false });
@@ -264,7 +268,7 @@ mod tests {
         let j = "{\"local_time\":\"2025-09-22T14:03:00.1 +0200\",\"operation\":\"BIND\",\"conn_id\":7,\"op_id\":0}";
         assert_eq!(route(j), Route::JsonOp { conn: 7, stamp: Some("2025-09-22T14:03:00.1 +0200") });
         let j = "{\"local_time\":\"t\",\"operation\":\"DISCONNECT\",\"conn_id\":7}";
-        assert_eq!(route(j), Route::Conn { conn: 7 });
+        assert_eq!(route(j), Route::Conn { conn: 7, text: None });
         assert_eq!(route("{\"conn_id\":\"7\"}"), Route::Parse);
         assert_eq!(route("{\"conn_id\":7,\"notes\":[{\"conn_id\":9}]}").conn(), Some(7));
         assert_eq!(shard_of(-5, 3), 1);
