@@ -373,6 +373,7 @@ pub struct Engine {
     service: Obj,
     service_json: Vec<u8>,
     members: Members,
+    op_key: String,
     grace: f64,
     ts: Ts,
     filters: FilterCache,
@@ -560,7 +561,7 @@ impl Engine {
         let service_json = json_bytes(&J::Obj(service.clone()));
         Engine {
             connections, with_ids, host_json, host_name: host_name.filter(|h| !h.is_empty()).unwrap_or_default(),
-            service, service_json, members: Members::default(), grace, ts: Ts::default(), filters: FilterCache::default(),
+            service, service_json, members: Members::default(), op_key: String::new(), grace, ts: Ts::default(), filters: FilterCache::default(),
             conns: FxHashMap::default(), pending: FxHashMap::default(), unprocessed: FxHashMap::default(), seq: 0, closing: VecDeque::new(), shard: 0, nshards: 1, fed_lines: 0,
             last_open_conn: -1, stats: Stats::default(), documents: 0, dead: Vec::new(), out: Vec::with_capacity(1 << 20),
         }
@@ -1435,7 +1436,8 @@ impl Engine {
         let s = m.begin();
         m.scratch.extend_from_slice(&parts.bind);
         m.set("bind", s);
-        let mut op_key = String::with_capacity(40);
+        let mut op_key = std::mem::take(&mut self.op_key);
+        op_key.clear();
         push_str_of(&mut op_key, &ident.key);
         op_key.push('-');
         push_str_of(&mut op_key, &anchor_op);
@@ -1457,11 +1459,15 @@ impl Engine {
                     w.str(o, "parent_key", &op_key);
                 }
                 if iid.is_null() {
-                    op_key = format!("{}-i@{}", op_key, py::to_str(&anchor.g("t")));
-                } else if nesting.truthy() {
-                    op_key = format!("{}-i{}-d{}", op_key, py::to_str(&iid), py::to_str(&nesting));
+                    op_key.push_str("-i@");
+                    push_str_of(&mut op_key, &anchor.g("t"));
                 } else {
-                    op_key = format!("{}-i{}", op_key, py::to_str(&iid));
+                    op_key.push_str("-i");
+                    push_str_of(&mut op_key, &iid);
+                    if nesting.truthy() {
+                        op_key.push_str("-d");
+                        push_str_of(&mut op_key, &nesting);
+                    }
                 }
             }
             w.str(o, "key", &op_key);
@@ -1534,6 +1540,7 @@ impl Engine {
         m.write(out);
         out.extend_from_slice(b"}\n");
         self.members = m;
+        self.op_key = op_key;
         self.documents += 1;
     }
 
@@ -1843,9 +1850,8 @@ fn push_str_of(s: &mut String, v: &J) {
     match v.resolved() {
         J::Str(x) => s.push_str(x),
         J::Int(i) => {
-            let mut buf = Vec::with_capacity(20);
-            write_int(&mut buf, *i);
-            s.push_str(std::str::from_utf8(&buf).unwrap_or(""));
+            use std::fmt::Write as _;
+            let _ = write!(s, "{}", i);
         }
         other => s.push_str(&py::to_str(other)),
     }
