@@ -80,12 +80,19 @@ def cmd_parse(args: argparse.Namespace) -> int:
             return 2
     try:
         if args.workers > 1 and "-" not in args.paths:
-            from ..access.parallel import run_parallel
+            from ..access.parallel import WorkerError, run_parallel
 
             options.pop("deadletter")
             out.stream.flush()
-            summary = run_parallel(args.paths, args.workers, out.stream.fileno(),
-                                   deadletter_path=args.dead_letter, **options)
+            try:
+                summary = run_parallel(args.paths, args.workers, out.stream.fileno(),
+                                       deadletter_path=args.dead_letter,
+                                       engine="python" if args.strict or args.workloads else args.engine,
+                                       **options)
+            except WorkerError as exc:
+                print(f"dirsrvbeat: {exc}", file=sys.stderr)
+                return 1
+            out.stats.documents = summary.pop("documents", 0)
         elif _use_fast(args):
             from ..access import fast
 
