@@ -94,17 +94,6 @@ def test_config_ilm_enabled_true_needs_ilm_in_dry_run_assumption(capsys, monkeyp
     assert paths == ["/_template/custom-access", "/_template/custom-connection", "/_template/custom-monitor"]
 
 
-def test_kibana_hook_missing_module(capsys, monkeypatch):
-    monkeypatch.delenv("DIRSRVBEAT_CONFIG", raising=False)
-    import importlib.util
-
-    if importlib.util.find_spec("dirsrvbeat.kibana") is not None:
-        pytest.skip("dirsrvbeat.kibana exists")
-    rc, _, err = _run(capsys, "--dry-run", "--es-version", "8.0", "--es-url", NOWHERE,
-                      "--kibana", "http://127.0.0.1:5601")
-    assert rc == 1 and "Kibana setup" in err
-
-
 def test_kibana_hook_calls_the_module(capsys, monkeypatch):
     import sys
     import types
