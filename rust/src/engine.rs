@@ -393,6 +393,8 @@ pub struct Engine {
     pub documents: i64,
     pub dead: Vec<DeadLetter>,
     pub out: Vec<u8>,
+    /// `_bulk` framing of the documents (the shipper's fast path), when set
+    pub bulk: Option<crate::bulk::Bulk>,
 }
 
 // ------------------------------------------------------------------------------ helpers
@@ -563,7 +565,7 @@ impl Engine {
             connections, with_ids, host_json, host_name: host_name.filter(|h| !h.is_empty()).unwrap_or_default(),
             service, service_json, members: Members::default(), op_key: String::new(), grace, ts: Ts::default(), filters: FilterCache::default(),
             conns: FxHashMap::default(), pending: FxHashMap::default(), unprocessed: FxHashMap::default(), seq: 0, closing: VecDeque::new(), shard: 0, nshards: 1, fed_lines: 0,
-            last_open_conn: -1, stats: Stats::default(), documents: 0, dead: Vec::new(), out: Vec::with_capacity(1 << 20),
+            last_open_conn: -1, stats: Stats::default(), documents: 0, dead: Vec::new(), out: Vec::with_capacity(1 << 20), bulk: None,
         }
     }
 
@@ -1492,13 +1494,20 @@ impl Engine {
             }
         }
         let id = if self.with_ids { Some(self.doc_id(&op_key, req.and_then(t_of), res.and_then(t_of))) } else { None };
+        let timestamp: Option<&str> = match (&start_iso, &end_iso) {
+            (Some(s), _) if !s.is_empty() => Some(&**s),
+            (_, Some(e)) => Some(&**e),
+            (Some(s), None) => Some(&**s),
+            (None, None) => None,
+        };
         let out = &mut self.out;
+        if let Some(b) = &self.bulk {
+            b.action(out, "access", timestamp, id.as_deref());
+        }
         out.extend_from_slice(b"{\"@timestamp\":");
-        match (&start_iso, &end_iso) {
-            (Some(s), _) if !s.is_empty() => write_str(out, s),
-            (_, Some(e)) => write_str(out, e),
-            (Some(s), None) => write_str(out, s),
-            (None, None) => out.extend_from_slice(b"null"),
+        match timestamp {
+            Some(t) => write_str(out, t),
+            None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(
             b",\"event\":{\"dataset\":\"dirsrv.access\",\"module\":\"dirsrv\",\"kind\":\"event\",\"category\":[\"network\"],\"action\":");
@@ -1527,6 +1536,9 @@ impl Engine {
         if let Some(id) = &id {
             out.extend_from_slice(b",\"id\":");
             write_str(out, id);
+        }
+        if let Some(b) = &self.bulk {
+            out.extend_from_slice(b.ingested());
         }
         out.push(b'}');
         common_parts(out, parts, &self.service_json, self.host_json.as_deref());
@@ -1721,13 +1733,20 @@ impl Engine {
         };
         let (end_epoch, end_iso) = self.time(end_raw.as_deref());
         let id = if self.with_ids { Some(self.doc_id(&format!("conn-{}", py::to_str(&c.key)), None, None)) } else { None };
+        let timestamp: Option<&str> = match (&start_iso, &end_iso) {
+            (Some(s), _) if !s.is_empty() => Some(&**s),
+            (_, Some(e)) => Some(&**e),
+            (Some(s), None) => Some(&**s),
+            (None, None) => None,
+        };
         let out = &mut self.out;
+        if let Some(b) = &self.bulk {
+            b.action(out, "connection", timestamp, id.as_deref());
+        }
         out.extend_from_slice(b"{\"@timestamp\":");
-        match (&start_iso, &end_iso) {
-            (Some(s), _) if !s.is_empty() => write_str(out, s),
-            (_, Some(e)) => write_str(out, e),
-            (Some(s), None) => write_str(out, s),
-            (None, None) => out.extend_from_slice(b"null"),
+        match timestamp {
+            Some(t) => write_str(out, t),
+            None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"event\":{\"dataset\":\"dirsrv.connection\",\"module\":\"dirsrv\",\"kind\":\"event\",\
 \"category\":[\"network\"],\"type\":[\"connection\"],\"action\":\"connection\"");
@@ -1764,6 +1783,9 @@ impl Engine {
         if let Some(id) = &id {
             out.extend_from_slice(b",\"id\":");
             write_str(out, id);
+        }
+        if let Some(b) = &self.bulk {
+            out.extend_from_slice(b.ingested());
         }
         out.push(b'}');
         common_parts(out, parts, &self.service_json, self.host_json.as_deref());

@@ -1,6 +1,7 @@
 //! dirsrvbeat_fast: the access-log pipeline (parse -> join -> enrich -> NDJSON) of
 //! dirsrvbeat, compiled. The Python pipeline is the reference; see docs/fast-path.md.
 
+pub mod bulk;
 pub mod docw;
 pub mod engine;
 pub mod filter;
@@ -187,6 +188,30 @@ mod python {
                 .into_iter()
                 .map(|d| (d.file, d.line, d.offset, d.reason, d.text))
                 .collect()
+        }
+
+        /// Frame the documents made from now on for `_bulk`: an `index` action line before each
+        /// (index `<prefix>-<access|connection>[-<UTC day>]` as IndexNamer, `_id` = event.id,
+        /// `_type` when given: Elasticsearch 6). `prefix=None` turns the framing off.
+        #[pyo3(signature = (prefix, mode="daily", doc_type=None))]
+        fn set_bulk(&mut self, prefix: Option<&str>, mode: &str, doc_type: Option<String>) -> PyResult<()> {
+            self.core.bulk = match prefix {
+                None => None,
+                Some(p) => Some(crate::bulk::Bulk::new(p, mode, doc_type)
+                    .map_err(pyo3::exceptions::PyValueError::new_err)?),
+            };
+            Ok(())
+        }
+
+        /// `event.ingested` of the framed documents made from now on (None: not set).
+        fn set_ingested(&mut self, iso: Option<&str>) -> PyResult<()> {
+            match &mut self.core.bulk {
+                Some(b) => {
+                    b.set_ingested(iso);
+                    Ok(())
+                }
+                None => Err(pyo3::exceptions::PyValueError::new_err("set_bulk first")),
+            }
         }
     }
 

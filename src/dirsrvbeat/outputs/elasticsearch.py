@@ -145,18 +145,53 @@ class DeliveryError(Exception):
         self.cause = cause
 
 
-@dataclass
 class _Item:
-    __slots__ = ("action", "doc", "id", "index", "source")
-    action: bytes
-    source: bytes
-    doc: dict[str, Any]
-    index: str
-    id: str | None
+    """One `_bulk` item: its action and source lines (each ending in a newline). Items framed
+    elsewhere (the compiled engine) carry only the bytes: the document, index and id are read
+    from them when needed (a rejection, an error message)."""
+
+    __slots__ = ("_doc", "_id", "_index", "_meta_read", "action", "source")
+
+    def __init__(self, action: bytes, source: bytes, doc: dict[str, Any] | None = None,
+                 index: str | None = None, id: str | None = None, *, meta_read: bool = True) -> None:
+        self.action = action
+        self.source = source
+        self._doc = doc
+        self._index = index
+        self._id = id
+        self._meta_read = meta_read
 
     @property
     def size(self) -> int:
         return len(self.action) + len(self.source)
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        if self._doc is None:
+            try:
+                self._doc = orjson.loads(self.source)
+            except orjson.JSONDecodeError:
+                self._doc = {"unreadable_source": self.source.decode("utf-8", "replace")}
+        return self._doc
+
+    def _read_meta(self) -> None:
+        if not self._meta_read:
+            self._meta_read = True
+            try:
+                meta = next(iter(orjson.loads(self.action).values()))
+                self._index, self._id = meta.get("_index"), meta.get("_id")
+            except (orjson.JSONDecodeError, StopIteration, AttributeError):
+                pass
+
+    @property
+    def index(self) -> str | None:
+        self._read_meta()
+        return self._index
+
+    @property
+    def id(self) -> str | None:
+        self._read_meta()
+        return self._id
 
 
 class _Retry(Exception):
@@ -239,6 +274,28 @@ class ElasticsearchOutput:
         finally:
             self.stats.merge(result)
         return result
+
+    def send_framed(self, lines: list[bytes]) -> BulkResult:
+        """Index documents already framed for `_bulk`: `lines` alternates action and source lines
+        (without their newlines), as the compiled engine writes them after `Engine.set_bulk`
+        (`framing()` gives its settings). Same contract as `send`."""
+        if len(lines) % 2:
+            raise ValueError("framed lines must come in (action, source) pairs")
+        result = BulkResult()
+        items = [_Item(lines[i] + b"\n", lines[i + 1] + b"\n", meta_read=False) for i in range(0, len(lines), 2)]
+        try:
+            for chunk in self._chunks(iter(items)):
+                self._deliver(chunk, result)
+        finally:
+            self.stats.merge(result)
+        return result
+
+    def framing(self) -> tuple[str, str, str | None]:
+        """(index prefix, index mode, `_type` or None) for `Engine.set_bulk`; asks the server's
+        version (with retries) for the `_type`. Only for the default IndexNamer."""
+        if not isinstance(self.index_for, IndexNamer):
+            raise ValueError("framing() needs the default index naming")
+        return self.index_for.prefix, self.index_for.mode, self._resolve_type_with_retry()
 
     def write(self, docs: Iterator[dict[str, Any]]) -> BulkResult:
         """Plugin interface: stream documents chunk by chunk; returns the totals of this call."""
