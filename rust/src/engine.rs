@@ -14,6 +14,8 @@ use smol_str::SmolStr;
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 
+mod state;
+
 const COMPLETE: &str = "complete";
 const NO_RESULT: &str = "no_result";
 const UNFINISHED: &str = "unfinished";
@@ -197,6 +199,9 @@ struct Ident {
     bind_method: J,
     bind_mech: J,
     haproxy_src: J,
+    /// the connection's src and dst when this identity was made (exported with the state)
+    src: J,
+    dst: J,
     /// `_endpoint(src)`, `_endpoint(dst)` serialised (shared by the connection's identities)
     source: Option<Arc<[u8]>>,
     destination: Option<Arc<[u8]>>,
@@ -216,6 +221,8 @@ struct Conn {
     tls_bits: J,
     tls_cipher: J,
     tls_client_subject: J,
+    /// not in any document; kept for the exported state
+    tls_client_issuer: J,
     bind_dn: J,
     bind_method: J,
     bind_mech: J,
@@ -255,7 +262,7 @@ impl Conn {
         Conn {
             conn_id, key, opened: None, first_seen, src: J::Null, dst: J::Null, fd: J::Null, transport: "ldap",
             tls_protocol: J::Null, tls_bits: J::Null, tls_cipher: J::Null, tls_client_subject: J::Null,
-            bind_dn: J::Null, bind_method: J::Null, bind_mech: J::Null, autobind_dn: J::Null, bind_dns: Vec::new(),
+            tls_client_issuer: J::Null, bind_dn: J::Null, bind_method: J::Null, bind_mech: J::Null, autobind_dn: J::Null, bind_dns: Vec::new(),
             haproxy_src: J::Null, ops: 0, ops_by_type: Vec::new(), etime_total: 0.0, unindexed: 0, failed_binds: 0,
             last_seen: None, close: None, ident: None, bind_op: J::Null, awaiting_bind: Vec::new(), held: Vec::new(),
             pending_ops: 0, endpoints: None,
@@ -295,7 +302,8 @@ impl Conn {
                 J::Null
             },
             bind_method: self.bind_method.clone(), bind_mech: self.bind_mech.clone(),
-            haproxy_src: self.haproxy_src.clone(), source, destination, parts: OnceLock::new(),
+            haproxy_src: self.haproxy_src.clone(), src: self.src.clone(), dst: self.dst.clone(), source,
+            destination, parts: OnceLock::new(),
         });
         self.ident = Some(i.clone());
         i
@@ -2082,8 +2090,9 @@ fn write_action(out: &mut Vec<u8>, op_type: &str) {
 }
 
 impl Conn {
-    fn tls_client_issuer_set(&mut self, _issuer: J) {
-        // tls_client_issuer is kept by Python but is not part of any document.
+    fn tls_client_issuer_set(&mut self, issuer: J) {
+        // not part of any document, but of the exported state
+        self.tls_client_issuer = issuer;
     }
 }
 

@@ -159,6 +159,33 @@ mod python {
             out
         }
 
+        /// Emit the connections closed longer than the grace period before `epoch` (the wall
+        /// clock at the end of a shipping run), as Joiner.expire_closed; returns their NDJSON.
+        fn expire_closed<'py>(&mut self, py: Python<'py>, epoch: f64) -> Bound<'py, PyBytes> {
+            let core = &mut self.core;
+            py.allow_threads(|| core.expire_closed(epoch));
+            let out = PyBytes::new(py, &self.core.out);
+            self.core.out.clear();
+            out
+        }
+
+        /// The joiner state and server facts as JSON text: what `AccessPipeline.export_state()`
+        /// gives after a trip through JSON (either engine can import it). Not carried, as in
+        /// Python: request errors logged before their request line (`Joiner.unprocessed`).
+        fn export_state(&mut self) -> PyResult<String> {
+            self.core.export_state().map_err(pyo3::exceptions::PyValueError::new_err)
+        }
+
+        /// Load a state exported by `export_state` here or by `AccessPipeline.export_state()`
+        /// (JSON text); None or an empty text is no state.
+        #[pyo3(signature = (text=None))]
+        fn import_state(&mut self, text: Option<&str>) -> PyResult<()> {
+            match text {
+                Some(t) => self.core.import_state(t).map_err(pyo3::exceptions::PyValueError::new_err),
+                None => Ok(()),
+            }
+        }
+
         fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
             let s = &self.core.stats;
             let d = PyDict::new(py);
