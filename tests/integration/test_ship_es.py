@@ -103,6 +103,46 @@ def test_setup_and_ship_real_log_types_and_counts(clean, tmp_path):
     assert full == sum(1 for d in expected if d["dirsrv"].get("search", {}).get("unindexed") == "full") > 0
 
 
+def _stored(es, pattern: str) -> dict[str, tuple[str, dict]]:
+    """_id -> (index without its prefix, _source without event.ingested) of every stored document."""
+    es.ok("POST", f"/{pattern}/_refresh")
+    out: dict[str, tuple[str, dict]] = {}
+    body = {"size": 1000, "sort": ["_doc"], "query": {"match_all": {}}}
+    resp = es.ok("POST", f"/{pattern}/_search?scroll=1m", body)
+    while resp["hits"]["hits"]:
+        for hit in resp["hits"]["hits"]:
+            source = hit["_source"]
+            assert source["event"].pop("ingested")
+            out[hit["_id"]] = (hit["_index"].split("-", 1)[1], source)
+        resp = es.ok("POST", "/_search/scroll", {"scroll": "1m", "scroll_id": resp["_scroll_id"]})
+    return out
+
+
+@pytest.mark.skipif(not __import__("dirsrvbeat.access.fast", fromlist=["x"]).available(),
+                    reason="dirsrvbeat_fast is not built (rust/build.sh)")
+def test_compiled_and_python_engines_store_the_same_documents(es, tmp_path):
+    """`ship --engine rust` (documents framed for _bulk in Rust) and `--engine python` store the
+    same documents under the same ids in the same (daily, UTC) indices, `_type` included on 6.x."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(LIVE / "access.default-level.log", logs / "access.20261204-100000")
+    shutil.copy(LIVE / "access.level772-statlog1.log", logs / "access")
+    stored = {}
+    for engine in ("python", "rust"):
+        prefix = f"dsbeng{engine}"
+        es.delete_indices(f"{prefix}-*")
+        try:
+            p = cli("access", "ship", str(logs / "access*"), "--engine", engine, "--index-prefix", prefix,
+                    "--batch-docs", "300", "--state-dir", str(tmp_path / f"state-{engine}"), "--es-url", es.url)
+            assert "rejected=0" in p.stderr
+            stored[engine] = _stored(es, f"{prefix}-*")
+        finally:
+            es.delete_indices(f"{prefix}-*")
+    expected = expected_documents([logs / "access.20261204-100000", logs / "access"])
+    assert len(stored["rust"]) == len(expected) > 100
+    assert stored["rust"] == stored["python"]
+
+
 def test_live_traffic_with_repeated_ship_and_rotation(clean, dirsrv, tmp_path):
     scenario_server(clean)
     es = clean

@@ -107,7 +107,10 @@ class Shipper:
                  batch_docs: int = 5000, connections: bool = True, host_name: str | None = None,
                  service_name: str | None = None, deadletter: DeadLetter | None = None,
                  close_grace_seconds: float | None = None,
-                 progress: Callable[[int], None] | None = None, extra_processors: list[Any] | None = None) -> None:
+                 progress: Callable[[int], None] | None = None, extra_processors: list[Any] | None = None,
+                 engine: str = "auto") -> None:
+        if engine not in ("auto", "python", "rust"):
+            raise ValueError(f"engine must be auto, python or rust, not {engine!r}")
         self.patterns = patterns
         self.state_dir = state_dir
         self.registry_path = os.path.join(state_dir, "registry.json")
@@ -120,7 +123,27 @@ class Shipper:
         self.close_grace_seconds = close_grace_seconds
         self.progress = progress
         self.extra_processors = extra_processors or []
+        self.engine = engine
         self.summary = ShipSummary()
+
+    def uses_native(self) -> bool:
+        """The compiled engine ships when it is installed, nothing Python-only (extra processors)
+        is asked for and the sender takes framed documents (`send_framed`); `engine="rust"`
+        insists (an error when it cannot), `"python"` never uses it."""
+        from . import fast
+
+        if self.engine == "python":
+            return False
+        reasons = []
+        if not fast.available():
+            reasons.append("dirsrvbeat_fast is not installed (rust/build.sh)")
+        if self.extra_processors:
+            reasons.append("extra processors (workload rules) run in Python")
+        if not hasattr(self.send, "send_framed"):
+            reasons.append("the sender takes no framed documents")
+        if reasons and self.engine == "rust":
+            raise ValueError("cannot ship with the compiled engine: " + "; ".join(reasons))
+        return not reasons
 
     def pending_bytes(self) -> int:
         """Bytes not yet shipped (for a progress bar); approximate for .gz files."""
@@ -139,7 +162,12 @@ class Shipper:
         started = time.monotonic()
         with RunLock(self.state_dir):
             try:
-                self._run()
+                if self.uses_native():
+                    from .ship_native import NativeRun
+
+                    NativeRun(self).run()
+                else:
+                    self._run()
             finally:
                 self.summary.seconds = time.monotonic() - started
                 self.deadletter.close()

@@ -41,6 +41,9 @@ def add_parser(asub: Any) -> None:
     p.add_argument("--ndjson-file", help="with --output ndjson: append documents here (default stdout)")
     p.add_argument("--batch-docs", type=int, help="documents per checkpoint (default 5000)")
     p.add_argument("--no-connections", action="store_true", help="do not ship connection documents")
+    p.add_argument("--engine", choices=("auto", "python", "rust"), default="auto",
+                   help="auto (default): the compiled engine when installed and no workload rules are "
+                        "given; python: the reference pipeline; rust: the compiled engine or an error")
     p.add_argument("--host-name")
     p.add_argument("--service-name")
     p.add_argument("--workloads", metavar="RULES.yml", help="CEL workload rules: adds dirsrv.workload "
@@ -56,7 +59,9 @@ class NdjsonSender:
         self.path = path
 
     def __call__(self, docs: list[dict[str, Any]]) -> SendResult:
-        data = b"".join(orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE) for d in docs)
+        return self._write(b"".join(orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE) for d in docs), len(docs))
+
+    def _write(self, data: bytes, count: int) -> SendResult:
         if self.path in (None, "-"):
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
@@ -66,7 +71,17 @@ class NdjsonSender:
                 f.flush()
                 if stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # /dev/null, pipes: nothing to sync
                     os.fsync(f.fileno())
-        return SendResult(acknowledged=len(docs))
+        return SendResult(acknowledged=count)
+
+    # the compiled engine's path: documents arrive serialised, one line each
+    def framing(self) -> None:
+        return None
+
+    def limits(self) -> tuple[int, int]:
+        return 5000, 4 << 20
+
+    def send_framed(self, lines: list[bytes]) -> SendResult:
+        return self._write(b"\n".join(lines) + b"\n" if lines else b"", len(lines))
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -89,20 +104,38 @@ def _config(args: argparse.Namespace) -> Any:
     return load_config(getattr(args, "config", None), overrides=overrides)
 
 
-def _es_sender(es_cfg: Any, state_dir: str) -> Any:
-    from ..outputs.elasticsearch import DeliveryError, ElasticsearchOutput
+class EsSender:
+    """Delivers to Elasticsearch through ElasticsearchOutput; a failure is DeliveryFailed."""
 
-    output = ElasticsearchOutput(config=es_cfg, dead_letter=os.path.join(state_dir, "rejected.ndjson"))
+    def __init__(self, es_cfg: Any, state_dir: str) -> None:
+        from ..outputs.elasticsearch import DeliveryError, ElasticsearchOutput
 
-    def send(docs: list[dict[str, Any]]) -> SendResult:
+        self.output = ElasticsearchOutput(config=es_cfg, dead_letter=os.path.join(state_dir, "rejected.ndjson"))
+        self._delivery_error = DeliveryError
+
+    def _call(self, fn: Any, arg: Any) -> Any:
         try:
-            result = output.send(docs)
-        except DeliveryError as exc:
+            return fn(arg)
+        except self._delivery_error as exc:
             raise DeliveryFailed(str(exc)) from exc
+
+    def __call__(self, docs: list[dict[str, Any]]) -> SendResult:
+        result = self._call(self.output.send, docs)
         return SendResult(acknowledged=result.acknowledged, rejected=len(result.rejected))
 
-    send.close = output.close  # type: ignore[attr-defined]
-    return send
+    # the compiled engine's path: documents arrive framed for _bulk
+    def framing(self) -> tuple[str, str, str | None]:
+        return self._call(lambda _: self.output.framing(), None)  # type: ignore[no-any-return]
+
+    def limits(self) -> tuple[int, int]:
+        return self.output.chunk_docs, self.output.chunk_bytes
+
+    def send_framed(self, lines: list[bytes]) -> SendResult:
+        result = self._call(self.output.send_framed, lines)
+        return SendResult(acknowledged=result.acknowledged, rejected=len(result.rejected))
+
+    def close(self) -> None:
+        self.output.close()
 
 
 def cmd_ship(args: argparse.Namespace) -> int:
@@ -131,12 +164,18 @@ def cmd_ship(args: argparse.Namespace) -> int:
     if args.output == "ndjson":
         send: Any = NdjsonSender(args.ndjson_file)
     else:
-        send = _es_sender(cfg.elasticsearch, state_dir)
+        send = EsSender(cfg.elasticsearch, state_dir)
     shipper = Shipper(paths, state_dir, send, batch_docs=args.batch_docs or 5000,
                       connections=access.connections, host_name=access.host_name,
                       service_name=access.service_name,
                       deadletter=DeadLetter(access.dead_letter or os.path.join(state_dir, "unparsed.ndjson")),
-                      close_grace_seconds=access.close_grace_seconds, extra_processors=processors)
+                      close_grace_seconds=access.close_grace_seconds, extra_processors=processors,
+                      engine=args.engine)
+    try:
+        shipper.uses_native()
+    except ValueError as exc:
+        print(f"dirsrvbeat: {exc}", file=sys.stderr)
+        return 2
     progress = None
     if sys.stderr.isatty():
         progress = _progress_bar(shipper)

@@ -1,0 +1,254 @@
+"""The shipper's compiled path: the same exactly-once contract as `Shipper` (ship.py), with the
+compiled engine (`dirsrvbeat_fast`) doing parse -> join -> enrich -> `_bulk` framing.
+
+* The engine is fed blocks of whole lines and writes each document already framed (action line +
+  source line, see `Engine.set_bulk`), so no document is built or serialised in Python.
+* Delivery is decoupled from checkpoints: documents are cut into full `_bulk` chunks (the output's
+  chunk_docs / chunk_bytes), one in flight while the next block is parsed; a checkpoint (offsets +
+  `Engine.export_state()`, the same JSON state the Python pipeline writes) is taken at a block
+  boundary every `batch_docs` documents, and written only once every document made before it was
+  acknowledged.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import IO, TYPE_CHECKING, Any
+
+import orjson
+
+from ..inputs.access_file import ROTATED_SUFFIX, expand_paths, open_log
+from . import fast
+from .registry import FileState, Registry, identify
+
+if TYPE_CHECKING:
+    from .ship import Shipper
+
+log = logging.getLogger(__name__)
+
+BLOCK_BYTES = 256 << 10  # small enough that a checkpoint falls near every batch_docs documents
+
+
+def _now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Chunks:
+    """Framed document lines waiting for delivery, cut into full chunks."""
+
+    def __init__(self, lines_per_doc: int, chunk_docs: int, chunk_bytes: int) -> None:
+        self.per_doc = lines_per_doc
+        self.chunk_docs = chunk_docs
+        self.chunk_bytes = chunk_bytes
+        self.lines: deque[bytes] = deque()
+        self.docs = 0
+        self.bytes = 0
+
+    def add(self, data: bytes) -> int:
+        """Queue the engine's output; returns how many documents it held."""
+        lines = data.split(b"\n")
+        lines.pop()  # after the last newline
+        self.lines.extend(lines)
+        self.bytes += len(data)
+        n = len(lines) // self.per_doc
+        self.docs += n
+        return n
+
+    def full(self) -> bool:
+        return self.docs >= self.chunk_docs or (self.docs > 0 and self.bytes >= self.chunk_bytes)
+
+    def take(self) -> tuple[list[bytes], int]:
+        """The next chunk: up to chunk_docs documents and, past the first, chunk_bytes bytes."""
+        out: list[bytes] = []
+        size = 0
+        n = 0
+        popleft = self.lines.popleft
+        per_doc = self.per_doc
+        while self.lines and n < self.chunk_docs:
+            doc = [popleft() for _ in range(per_doc)]
+            dsize = sum(len(x) + 1 for x in doc)
+            if n and size + dsize > self.chunk_bytes:
+                self.lines.extendleft(reversed(doc))
+                break
+            out.extend(doc)
+            size += dsize
+            n += 1
+        self.docs -= n
+        self.bytes -= size
+        return out, n
+
+
+class NativeRun:
+    """One `Shipper.run()` on the compiled engine (see the module docstring)."""
+
+    def __init__(self, shipper: Shipper) -> None:
+        self.s = shipper
+        self.send = shipper.send
+        self.summary = shipper.summary
+        self.registry = Registry.load(shipper.registry_path)
+        self.engine = fast.new_engine(connections=shipper.connections, with_ids=True,
+                                      host_name=shipper.host_name, service_name=shipper.service_name,
+                                      **({} if shipper.close_grace_seconds is None
+                                         else {"close_grace_seconds": shipper.close_grace_seconds}))
+        framing = self.send.framing()  # may raise DeliveryFailed (server unreachable)
+        if framing is not None:
+            prefix, mode, doc_type = framing
+            self.engine.set_bulk(prefix, mode, doc_type)
+        self.framed = framing is not None
+        chunk_docs, chunk_bytes = self.send.limits()
+        self.chunks = _Chunks(2 if self.framed else 1, chunk_docs, chunk_bytes)
+        state = self.registry.pipeline
+        self.engine.import_state(orjson.dumps(state).decode() if state else None)
+        self.produced = 0  # documents made by the engine
+        self.dispatched = 0  # documents handed to delivery
+        self.since_checkpoint = 0
+        self.checkpoints: deque[tuple[int, bytes]] = deque()  # (documents made before it, registry)
+        self.inflight: Future[None] | None = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dirsrvbeat-bulk")
+
+    # ------------------------------------------------------------------ delivery
+    def _settle(self) -> None:
+        if self.inflight is not None:
+            future, self.inflight = self.inflight, None
+            future.result()  # re-raises DeliveryFailed: nothing after it is checkpointed
+
+    def _dispatch(self, lines: list[bytes], ndocs: int) -> None:
+        """Deliver one chunk in the background (after the previous one), with the newest
+        checkpoint it completes."""
+        self.dispatched += ndocs
+        snapshot = None
+        while self.checkpoints and self.checkpoints[0][0] <= self.dispatched:
+            snapshot = self.checkpoints.popleft()[1]
+        self._settle()
+        self.inflight = self.executor.submit(self._deliver_and_commit, lines, ndocs, snapshot)
+
+    def _deliver_and_commit(self, lines: list[bytes], ndocs: int, snapshot: bytes | None) -> None:
+        if ndocs:
+            result = self.send.send_framed(lines)  # raises on failure: no checkpoint
+            self.summary.documents += ndocs
+            self.summary.acknowledged += result.acknowledged
+            self.summary.rejected += result.rejected
+        if snapshot is not None:
+            Registry.write_snapshot(self.s.registry_path, snapshot)
+            self.summary.checkpoints += 1
+
+    def _pump(self) -> None:
+        while self.chunks.full():
+            self._dispatch(*self.chunks.take())
+
+    def _checkpoint(self) -> None:
+        self.registry.pipeline = orjson.loads(self.engine.export_state())
+        self.checkpoints.append((self.produced, self.registry.snapshot()))
+        self.since_checkpoint = 0
+
+    def _add(self, data: bytes) -> None:
+        if data:
+            n = self.chunks.add(data)
+            self.produced += n
+            self.since_checkpoint += n
+        dead = self.engine.take_dead_letters()
+        if dead:
+            add = self.s.deadletter.add
+            for file, line, offset, reason, text in dead:
+                add(file=file, line=line, offset=offset, reason=reason, text=text)
+
+    # ------------------------------------------------------------------ reading
+    def run(self) -> None:
+        try:
+            seen: set[str] = set()
+            for path in expand_paths(self.s.patterns):
+                self._file(path, seen)
+            self._add(self.engine.expire_closed(time.time()))
+            registry = self.registry
+            for key in [k for k, s in registry.files.items() if k not in seen and s.finished
+                        and not os.path.exists(s.path)]:
+                del registry.files[key]
+            self._checkpoint()
+            while self.chunks.docs:
+                self._dispatch(*self.chunks.take())
+            if self.checkpoints:  # documents all dispatched: the rest of the checkpoints
+                self._dispatch([], 0)
+            self._settle()
+        finally:
+            self.executor.shutdown(wait=True)
+            stats = self.engine.stats()
+            self.summary.unparsed = stats["unparsed"]
+            self.summary.operations = stats["ops_emitted"]
+
+    def _file(self, path: str, seen: set[str]) -> None:
+        summary = self.summary
+        try:
+            key, state = identify(path, self.registry)
+        except OSError as exc:
+            summary.errors.append(f"{path}: {exc.strerror or exc}")
+            return
+        seen.add(key)
+        if state.finished:
+            return
+        live = ROTATED_SUFFIX.search(path) is None
+        try:
+            stream = open_log(path)
+        except OSError as exc:
+            summary.errors.append(f"{path}: {exc.strerror or exc}")
+            return
+        summary.files += 1
+        try:
+            if state.offset:
+                if not isinstance(stream, gzip.GzipFile) and os.fstat(stream.fileno()).st_size < state.offset:
+                    log.warning("%s: shorter than the delivered offset (truncated): reading from the start", path)
+                    state.offset = state.lineno = 0
+                stream.seek(state.offset)  # gzip: decompresses up to the offset
+            self._read(path, stream, state, live)
+            if not live:
+                state.finished = True
+            self._checkpoint()
+            self._pump()
+        finally:
+            stream.close()
+
+    def _read(self, path: str, stream: IO[bytes] | Any, state: FileState, live: bool) -> None:
+        """Feed whole lines in blocks; a last line without newline only when the file is rotated."""
+        engine = self.engine
+        summary = self.summary
+        batch_docs = self.s.batch_docs
+        progress = self.s.progress
+        if self.framed:
+            engine.set_ingested(_now_iso())
+        read = stream.read1 if isinstance(stream, (io.BufferedReader, gzip.GzipFile)) else stream.read
+        carry = b""
+        while True:
+            chunk = read(BLOCK_BYTES)
+            if not chunk:
+                break
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            block, carry = (data[:cut], data[cut:]) if cut < len(data) else (data, b"")
+            self._feed(path, block, state)
+            if self.since_checkpoint >= batch_docs:
+                self._checkpoint()
+                if self.framed:
+                    engine.set_ingested(_now_iso())
+                if progress is not None:
+                    progress(summary.bytes)
+            self._pump()
+        if carry and not live:
+            self._feed(path, carry, state)
+
+    def _feed(self, path: str, block: bytes, state: FileState) -> None:
+        before = self.engine.counts()[0]
+        self._add(self.engine.feed(path, block, state.offset, state.lineno))
+        lines = self.engine.counts()[0] - before
+        state.offset += len(block)
+        state.lineno += lines
+        self.summary.lines += lines
+        self.summary.bytes += len(block)
