@@ -10,8 +10,6 @@ import sys
 import threading
 from typing import Any
 
-import orjson
-
 log = logging.getLogger("dirsrvbeat.monitor")
 
 EXIT_OK = 0
@@ -296,6 +294,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check_rules(args: argparse.Namespace) -> int:
+    import orjson
+
     from ..config import ConfigError as SharedConfigError
     from ..monitor.config import ConfigError
     from ..processors.classify import VARIABLES

@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
@@ -26,8 +26,10 @@ from ..config import (
     load_config,
     overrides_from_args,
 )
-from ..es import templates
-from ..es.client import EsClient, EsError, ServerInfo
+
+if TYPE_CHECKING:  # the client (elastic_transport) is imported when a command runs, not to build the CLI
+    from ..es import templates
+    from ..es.client import EsClient, ServerInfo
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -58,6 +60,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _template_options(cfg: Config, no_ilm: bool) -> templates.TemplateOptions:
+    from ..es import templates
+
     es = cfg.elasticsearch
     return templates.TemplateOptions(
         prefix=es.index_prefix, index_mode=es.index_mode,
@@ -78,6 +82,9 @@ def _err(msg: str) -> None:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
+    from ..es import templates
+    from ..es.client import EsClient, EsError
+
     overrides = overrides_from_args(args)
     if args.kibana:
         overrides.setdefault("kibana", {})["url"] = args.kibana
@@ -175,6 +182,8 @@ def _is_subset(ours: Any, theirs: Any) -> bool:
 def install(client: EsClient, resources: list[templates.Resource], variant: str,
             opts: templates.TemplateOptions, *, force: bool = False) -> list[dict[str, Any]]:
     """PUT what is missing or outdated; returns one `{action, method, path}` per resource."""
+    from ..es import templates
+
     results: list[dict[str, Any]] = []
     for r in resources:
         action = _install_one(client, r, force)
@@ -190,6 +199,8 @@ def install(client: EsClient, resources: list[templates.Resource], variant: str,
 def uninstall(client: EsClient, opts: templates.TemplateOptions, *, indices: bool = False) -> list[str]:
     """Delete what `install` may have created for these options (both template kinds, the ILM policy,
     and with indices=True every `<prefix>-<dataset>-*` index). Returns the DELETE paths that existed."""
+    from ..es import templates
+
     done: list[str] = []
     if indices:
         for ds in opts.datasets:
@@ -239,6 +250,8 @@ def _install_one(client: EsClient, r: templates.Resource, force: bool) -> str:
 # ------------------------------------------------------------------------------------------ output
 def _print_plan(out: TextIO, server: str, variant: str, has_ilm: bool, resources: list[templates.Resource],
                 stale: list[str], notes: list[str], *, as_json: bool) -> None:
+    from ..es import templates
+
     if as_json:
         doc = {"server": server, "variant": variant, "ilm": has_ilm, "notes": notes,
                "requests": [{"kind": r.kind, "name": r.name, "method": r.method, "path": r.path, "body": r.body}
@@ -261,6 +274,8 @@ def _print_plan(out: TextIO, server: str, variant: str, has_ilm: bool, resources
 
 def _print_results(out: TextIO, server: str, variant: str, has_ilm: bool, results: list[dict[str, Any]],
                    notes: list[str], *, as_json: bool) -> None:
+    from ..es import templates
+
     if as_json:
         out.write(orjson.dumps({"server": server, "variant": variant, "ilm": has_ilm, "notes": notes,
                                 "results": results}, option=orjson.OPT_INDENT_2).decode() + "\n")
