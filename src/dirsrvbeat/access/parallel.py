@@ -38,9 +38,10 @@ import orjson
 
 from ..deadletter import DeadLetter, MalformedLine
 from ..inputs.access_file import Line, expand_paths, open_log
-from ..processors.parse import parse_line
 from ..timestamps import BadTimestamp
-from .pipeline import AccessPipeline
+
+# The Python pipeline (parser, joiner, enricher: tens of ms to import) is imported by the Python
+# shards only, not when the workers run the compiled engine.
 
 CHUNK_BYTES = 1 << 20
 SUM_KEYS = ("lines", "parsed", "unparsed", "bad_utf8_lines", "header_lines", "blank_lines", "requests",
@@ -129,17 +130,6 @@ def _text_route(raw: bytes) -> tuple[int, int, bool]:
     return conn, close, not raw.startswith(b"fd=", sp + 1)
 
 
-def _record(text: str) -> dict[str, Any] | None:
-    """The record Parse would hand to the joiner (None: blank, banner, junk)."""
-    try:
-        rec = parse_line(text)
-    except (ValueError, IndexError, KeyError, TypeError):
-        return None
-    if rec is None or rec["kind"] in ("blank", "header") or "t" not in rec or "conn" not in rec:
-        return None
-    return rec
-
-
 def _decode(raw: bytes) -> tuple[str, bool]:
     """As iter_lines: UTF-8 (replacement when it is not), without the line end."""
     try:
@@ -157,16 +147,30 @@ class _PythonShard:
     """One shard of the Python pipeline (the rules of the module docstring)."""
 
     def __init__(self, index: int, workers: int, options: dict[str, Any], dead: DeadLetter) -> None:
+        from ..processors.parse import parse_line
+        from .pipeline import AccessPipeline
+
         self.index = index
         self.workers = workers
+        self.parse_line = parse_line
         self.pipeline = AccessPipeline(deadletter=dead, **options)
         self.joiner = self.pipeline.joiner
         self.events: list[Any] = []
 
+    def record(self, text: str) -> dict[str, Any] | None:
+        """The record Parse would hand to the joiner (None: blank, banner, junk)."""
+        try:
+            rec = self.parse_line(text)
+        except (ValueError, IndexError, KeyError, TypeError):
+            return None
+        if rec is None or rec["kind"] in ("blank", "header") or "t" not in rec or "conn" not in rec:
+            return None
+        return rec
+
     def owner(self, raw: bytes, text: str | None) -> tuple[int, int, bool]:
         """(shard, stamp end, operation line?) of a line."""
         if raw[:1] == b"{":  # JSON: only the parser knows the connection (int(), "Internal" ...)
-            rec = _record(text if text is not None else _decode(raw)[0])
+            rec = self.record(text if text is not None else _decode(raw)[0])
             if rec is None or not isinstance(rec.get("conn"), int):
                 return 0, -1, False
             return rec["conn"] % self.workers, -1, False
@@ -188,13 +192,13 @@ class _PythonShard:
                 epoch = joiner.ts.convert(stamp)[0]
             except BadTimestamp:
                 return
-            if closing[0][0] < epoch and _record(_decode(raw)[0]) is not None:
+            if closing[0][0] < epoch and self.record(_decode(raw)[0]) is not None:
                 joiner.expire_closed(epoch, self.events)
             return
         if close < 0 and raw[:1] not in (b"{", b"\t", b"3"):  # junk, blank: nothing for this shard
             return
         try:  # a connection's line, a JSON event or a banner (every shard needs the server facts)
-            rec = parse_line(_decode(raw)[0])
+            rec = self.parse_line(_decode(raw)[0])
         except (ValueError, IndexError, KeyError, TypeError):
             return
         if rec is None or rec["kind"] == "blank":
