@@ -5,9 +5,11 @@
 For each synthetic log size (built once from real 389 DS output, deterministic by seed, cached in
 /var/tmp/dirsrvbeat-bench) it measures, on the same file: `wc -l` (the I/O ceiling),
 `dirsrvbeat access parse` with full enrichment to /dev/null and to a file, single process and
-with --workers N, and logconv (389 DS's own analyser) for the ratio. Peak RSS is the largest
-single process (wait4). With --es-url it also measures `dirsrvbeat access ship` documents/s next
-to the raw `_bulk` ceiling of the same server (pre-serialised NDJSON, same chunk size).
+with --workers N, and logconv (389 DS's own analyser) for the ratios (against the single process and
+the --workers figure, all to /dev/null). First, the start-up cost every figure includes (an empty
+file). Peak RSS is the largest single process (wait4). With --es-url it also measures `dirsrvbeat
+access ship` documents/s next to the raw `_bulk` ceiling of the same server (pre-serialised NDJSON,
+same chunk size).
 """
 
 from __future__ import annotations
@@ -62,6 +64,17 @@ def row(name: str, size: int, lines: int, ops: int, wall: float, rss: int, rc: i
           f"{ops / wall / 1e3:7.0f} kops/s {rss:6d} MB RSS" + ("" if rc == 0 else f"  (exit {rc})"))
 
 
+def bench_startup(workers: int, runs: int = 7) -> None:
+    """The fixed cost in every figure below: `access parse` of an empty file (median of `runs`)."""
+    with tempfile.NamedTemporaryFile(suffix=".log") as empty:
+        figures = []
+        for w in sorted({1, workers}):
+            walls = sorted(measure([DIRSRVBEAT, "access", "parse", "--connections", "--workers", str(w),
+                                    empty.name])[0] for _ in range(runs))
+            figures.append(f"--workers {w} {walls[runs // 2] * 1000:.0f} ms")
+    print(f"start-up (access parse of an empty file, median of {runs}): {', '.join(figures)}")
+
+
 def bench_parse(path: str, workers: int, logconv: bool) -> None:
     size = os.path.getsize(path)
     lines, ops = count_lines_and_ops(path)
@@ -72,6 +85,7 @@ def bench_parse(path: str, workers: int, logconv: bool) -> None:
     wall, rss, rc = measure(base)
     row("access parse > /dev/null", size, lines, ops, wall, rss, rc)
     single = wall
+    multi = None
     with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as tmp:
         out = os.path.join(tmp, "ops.ndjson")
         wall, rss, rc = measure(base, stdout=out)
@@ -79,12 +93,16 @@ def bench_parse(path: str, workers: int, logconv: bool) -> None:
         if workers > 1:
             wall, rss, rc = measure([*base, "--workers", str(workers)])
             row(f"access parse --workers {workers} > /dev/null", size, lines, ops, wall, rss, rc)
+            multi = wall
             wall, rss, rc = measure([*base, "--workers", str(workers)], stdout=out)
             row(f"access parse --workers {workers} > file", size, lines, ops, wall, rss, rc)
     if logconv and shutil.which("logconv"):
         wall, rss, rc = measure(["logconv", path])
         row("logconv (default report)", size, lines, ops, wall, rss, rc)
-        print(f"  ratio dirsrvbeat (1 process) / logconv throughput: {wall / single:.1f}x")
+        ratios = f"1 process {wall / single:.1f}x"
+        if multi is not None:
+            ratios += f", --workers {workers} {wall / multi:.1f}x"
+        print(f"  ratio dirsrvbeat / logconv throughput (both > /dev/null): {ratios}")
 
 
 def bench_ship(path: str, es_url: str, chunk_bytes: int) -> None:
@@ -140,6 +158,7 @@ def main() -> None:
     ap.add_argument("--chunk-bytes", type=int, default=5 * 1024 * 1024)
     a = ap.parse_args()
     print(f"dirsrvbeat access benchmark on {os.cpu_count()} CPUs; binary {DIRSRVBEAT}")
+    bench_startup(a.workers)
     for mb in (int(x) for x in a.sizes.split(",")):
         bench_parse(synth.ensure(mb, a.seed), a.workers, not a.no_logconv)
     if a.es_url:
