@@ -480,3 +480,79 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "\
+[03/Sep/2019:16:21:14.550918012 +0200] conn=12 fd=64 slot=64 connection from 192.168.122.1 to 192.168.122.50
+[03/Sep/2019:16:21:14.551360422 +0200] conn=12 op=0 BIND dn=\"cn=DM\" method=128 version=3
+[03/Sep/2019:16:21:14.551400000 +0200] conn=12 (Internal) op=0(1)(1) SRCH base=\"cn=config\" scope=0 filter=\"(cn=*)\"
+[03/Sep/2019:16:21:14.551500000 +0200] conn=12 (Internal) op=0(1)(1) SRCH base=\"cn=schema\" scope=0 filter=\"(cn=*)\"
+[03/Sep/2019:16:21:14.551600000 +0200] conn=12 op=1 SRCH base=\"dc=lab\" scope=2 filter=\"(uid=a)\" attrs=\"uid\"
+[03/Sep/2019:16:21:14.551700000 +0200] conn=12 op=1 RESULT err=0 tag=101 nentries=1 etime=0.0000219903
+[03/Sep/2019:16:21:14.562870004 +0200] conn=13 fd=65 slot=65 connection from 192.168.122.2 to 192.168.122.50
+[03/Sep/2019:16:21:14.562870004 +0200] conn=13 op=-1 fd=65 closed - B1
+";
+
+    fn engine() -> Engine {
+        Engine::new(true, true, Some("ldap1".into()), None, 5.0)
+    }
+
+    #[test]
+    fn export_import_export_is_the_same_text() {
+        let mut a = engine();
+        a.feed("access", LOG.as_bytes(), 0, 0);
+        let text = a.export_state().unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let join = &v["join"];
+        assert_eq!(join["conns"].as_array().unwrap().len(), 2);
+        assert_eq!(join["pending"].as_array().unwrap().len(), 2); // the BIND, then the internal stack
+        assert_eq!(join["pending"][1]["chain"].as_array().unwrap().len(), 2);
+        assert_eq!(join["closing"].as_array().unwrap().len(), 1);
+        assert_eq!(join["conns"][0]["held"].as_array().unwrap().len(), 1); // op=1 waits for the BIND
+        // both chain entries share the identity of the connection before its BIND RESULT
+        assert_eq!(join["pending"][1]["chain"][0]["ident"], join["pending"][1]["chain"][1]["ident"]);
+        assert_eq!(join["pending"][0]["chain"][0]["ident"], join["pending"][1]["chain"][0]["ident"]);
+        assert_eq!(join["identities"].as_object().unwrap().len(), 1);
+        let mut b = engine();
+        b.import_state(&text).unwrap();
+        let again = b.export_state().unwrap();
+        // the identity ids are pointers: equal once renumbered
+        let renumber = |t: &str| {
+            let ids: Vec<String> = serde_json::from_str::<Value>(t).unwrap()["join"]["identities"]
+                .as_object().unwrap().keys().cloned().collect();
+            ids.iter().enumerate().fold(t.to_string(), |acc, (i, id)| acc.replace(id.as_str(), &format!("ID{}", i)))
+        };
+        assert_eq!(renumber(&text), renumber(&again));
+        // both continue alike
+        a.finish();
+        b.finish();
+        let (da, db) = (String::from_utf8_lossy(&a.out), String::from_utf8_lossy(&b.out));
+        assert!(da.lines().count() >= 5);
+        assert_eq!(da, db);
+    }
+
+    #[test]
+    fn no_state() {
+        let fresh = engine().export_state().unwrap();
+        for text in ["", " ", "null", "{}", "{\"join\": {}}"] {
+            let mut e = engine();
+            e.import_state(text).unwrap();
+            assert_eq!(e.export_state().unwrap(), fresh);
+        }
+        for text in ["{", "[1]", "{\"join\": 3}"] {
+            assert!(engine().import_state(text).is_err(), "{}", text);
+        }
+    }
+
+    #[test]
+    fn keys_back_to_values() {
+        for v in [J::Null, J::Int(-3), J::s("x"), J::Float(1.5), J::Float(-0.1)] {
+            let back = k_json(&key_of(&v));
+            assert_eq!(json_bytes(&back), json_bytes(&v));
+        }
+        assert_eq!(json_bytes(&k_json(&key_of(&J::Float(2.0)))), b"2"); // 2.0 == 2 as a dict key
+    }
+}
