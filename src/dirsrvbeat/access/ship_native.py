@@ -17,9 +17,11 @@ import io
 import logging
 import os
 import time
+from bisect import bisect_right
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
+from itertools import accumulate
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
@@ -41,13 +43,19 @@ def _now_iso() -> str:
 
 
 class _Chunks:
-    """Framed document lines waiting for delivery, cut into full chunks."""
+    """Framed document lines waiting for delivery, cut into full chunks (without a Python loop
+    per document: cumulative sizes and bisection)."""
+
+    compact_after = 0  # taken lines kept before the lists are trimmed (once more than half is taken)
 
     def __init__(self, lines_per_doc: int, chunk_docs: int, chunk_bytes: int) -> None:
         self.per_doc = lines_per_doc
         self.chunk_docs = chunk_docs
         self.chunk_bytes = chunk_bytes
-        self.lines: deque[bytes] = deque()
+        self.lines: list[bytes] = []
+        self.ends: list[int] = []  # ends[k]: bytes (newlines included) up to the end of lines[k]
+        self.base = 0  # bytes before lines[0] (dropped lines)
+        self.start = 0  # lines before it were taken
         self.docs = 0
         self.bytes = 0
 
@@ -55,6 +63,10 @@ class _Chunks:
         """Queue the engine's output; returns how many documents it held."""
         lines = data.split(b"\n")
         lines.pop()  # after the last newline
+        last = self.ends[-1] if self.ends else self.base
+        ends = accumulate(map(len, lines), lambda total, n: total + n + 1, initial=last)
+        next(ends)  # the initial value
+        self.ends.extend(ends)
         self.lines.extend(lines)
         self.bytes += len(data)
         n = len(lines) // self.per_doc
@@ -66,23 +78,25 @@ class _Chunks:
 
     def take(self) -> tuple[list[bytes], int]:
         """The next chunk: up to chunk_docs documents and, past the first, chunk_bytes bytes."""
-        out: list[bytes] = []
-        size = 0
-        n = 0
-        popleft = self.lines.popleft
+        i = self.start
         per_doc = self.per_doc
-        while self.lines and n < self.chunk_docs:
-            doc = [popleft() for _ in range(per_doc)]
-            dsize = sum(len(x) + 1 for x in doc)
-            if n and size + dsize > self.chunk_bytes:
-                self.lines.extendleft(reversed(doc))
-                break
-            out.extend(doc)
-            size += dsize
-            n += 1
+        if i >= len(self.lines):
+            return [], 0
+        before = self.ends[i - 1] if i else self.base
+        # lines that fit the byte budget, whole documents only, at least one document
+        fit = bisect_right(self.ends, before + self.chunk_bytes, lo=i) - i
+        n = max(1, min(fit // per_doc, self.chunk_docs, self.docs))
+        j = i + n * per_doc
+        chunk = self.lines[i:j]
         self.docs -= n
-        self.bytes -= size
-        return out, n
+        self.bytes -= self.ends[j - 1] - before
+        self.start = j
+        if j > self.compact_after and j * 2 > len(self.lines):  # drop what was taken
+            self.base = self.ends[j - 1]
+            del self.lines[:j]
+            del self.ends[:j]
+            self.start = 0
+        return chunk, n
 
 
 class NativeRun:
@@ -144,7 +158,8 @@ class NativeRun:
             self._dispatch(*self.chunks.take())
 
     def _checkpoint(self) -> None:
-        self.registry.pipeline = orjson.loads(self.engine.export_state())
+        # the engine's JSON goes into the registry as it is (not parsed and serialised again)
+        self.registry.pipeline = orjson.Fragment(self.engine.export_state())  # type: ignore[assignment]
         self.checkpoints.append((self.produced, self.registry.snapshot()))
         self.since_checkpoint = 0
 
