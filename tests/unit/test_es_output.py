@@ -423,3 +423,53 @@ def test_credentials_in_url_are_moved_to_the_header(recorder):
         client.info()
     assert "pw" not in str(ei.value)
     assert _Recorder.seen[0]["authorization"] == "Basic dTpwd0B4"
+
+
+# --------------------------------------------------------------------------- framed documents (compiled engine)
+def framed(docs: list[dict], index: str = "dirsrvbeat-access-2026.12.04") -> list[bytes]:
+    lines = []
+    for d in docs:
+        lines.append(orjson.dumps({"index": {"_index": index, "_id": d["event"]["id"]}}))
+        lines.append(orjson.dumps(d))
+    return lines
+
+
+def test_framed_documents_are_sent_as_given_and_rejections_are_read_back(tmp_path):
+    dl = tmp_path / "dl.ndjson"
+    client = ScriptedClient(8, [per_item(lambda a, s: REC8_PARSE_ERROR if a["_id"] == "id-1" else REC8_CREATED)])
+    out, _ = make(client, dead_letter=str(dl))
+    lines = framed([doc(0), doc(1), doc(2)])
+    res = out.send_framed(lines)
+    out.close()
+    assert client.bodies == [b"\n".join(lines) + b"\n"]  # not re-serialised
+    assert res.acknowledged == 2 and len(res.rejected) == 1
+    rec = orjson.loads(dl.read_bytes())
+    assert rec["document"] == doc(1) and rec["id"] == "id-1" and rec["index"] == "dirsrvbeat-access-2026.12.04"
+    assert rec["error"]["type"] == "document_parsing_exception"
+
+
+def test_framed_items_retried_alone_and_413_split():
+    calls = {"n": 0}
+
+    def rule(a, s):
+        if a["_id"] == "id-2" and calls["n"] < 1:
+            calls["n"] += 1
+            return ITEM_429
+        return REC8_CREATED
+
+    too_big = EsRequestError("POST /_bulk: HTTP 413", status=413)
+    client = ScriptedClient(8, [too_big, per_item(rule), per_item(rule), all_created])
+    out, _ = make(client)
+    res = out.send_framed(framed([doc(i) for i in range(4)]))
+    assert res.acknowledged == 4 and res.retries == 1
+    assert [[a["_id"] for a, _ in _actions(b)] for b in client.bodies] == [
+        ["id-0", "id-1", "id-2", "id-3"], ["id-0", "id-1"], ["id-2", "id-3"], ["id-2"]]
+
+
+def test_framed_lines_must_pair_and_framing_follows_the_server():
+    out, _ = make(ScriptedClient(6), index_prefix="ldap")
+    with pytest.raises(ValueError, match="pairs"):
+        out.send_framed([b"{}"])
+    assert out.framing() == ("ldap", "daily", "_doc")
+    out8, _ = make(ScriptedClient(8), index_mode="rollover")
+    assert out8.framing() == ("dirsrvbeat", "rollover", None)
