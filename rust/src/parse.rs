@@ -395,6 +395,22 @@ pub fn find_close(b: &[u8]) -> Option<usize> {
 
 /// `DD/Mon/YYYY:HH:MM:SS[.fraction] +hhmm` (parse.py _stamp_ok).
 pub fn stamp_ok(t: &str) -> bool {
+    let b = t.as_bytes();
+    if b.len() == 36 && b[20] == b'.' && b[30] == b' ' {
+        // the usual `DD/Mon/YYYY:HH:MM:SS.fffffffff +hhmm`: every byte checked in place
+        // (a failed check falls through: Unicode digits are digits too)
+        let d = |i: usize| b[i].is_ascii_digit();
+        if b[2] == b'/' && b[6] == b'/' && b[11] == b':' && b[14] == b':' && b[17] == b':'
+            && matches!(&b[3..6], b"Jan" | b"Feb" | b"Mar" | b"Apr" | b"May" | b"Jun" | b"Jul" | b"Aug" | b"Sep"
+                | b"Oct" | b"Nov" | b"Dec")
+            && d(0) && d(1) && d(7) && d(8) && d(9) && d(10) && d(12) && d(13) && d(15) && d(16) && d(18) && d(19)
+            && b[21..30].iter().all(|c| c.is_ascii_digit())
+            && (b[31] == b'+' || b[31] == b'-')
+            && b[32..].iter().all(|c| c.is_ascii_digit())
+        {
+            return true;
+        }
+    }
     if !t.is_ascii() {
         return stamp_ok_chars(t);
     }

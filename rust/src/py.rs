@@ -65,10 +65,17 @@ pub fn split_ws(s: &str) -> impl Iterator<Item = &str> {
 /// `str.isdigit()` (Unicode: also `²`, `٣`, ...).
 #[inline]
 pub fn isdigit(s: &str) -> bool {
-    if s.is_ascii() {
-        return !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    // one pass: an ASCII non-digit decides; a non-ASCII byte sends the whole string to the table
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return false;
     }
-    s.chars().all(is_digit_char)
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return c >= 0x80 && s.chars().all(is_digit_char);
+        }
+    }
+    true
 }
 
 /// `str.isalnum()`.
@@ -220,6 +227,10 @@ pub fn cmp_float_int(f: f64, i: i128) -> Option<std::cmp::Ordering> {
 
 /// Python `f >= i` for a float and an int (exact, no rounding of the int).
 pub fn float_ge_int(f: f64, i: i128) -> bool {
+    if i.unsigned_abs() <= 1 << 53 {
+        // the int is exactly a double: the float comparison is exact (NaN: false, as in Python)
+        return f >= i as i64 as f64;
+    }
     matches!(cmp_float_int(f, i), Some(std::cmp::Ordering::Greater | std::cmp::Ordering::Equal))
 }
 

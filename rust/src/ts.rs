@@ -11,6 +11,8 @@ pub struct BadTimestamp;
 #[derive(Clone)]
 pub struct Entry {
     pub epoch: i128,
+    /// `epoch` as a float (Python's `float(second)`)
+    pub sec_f: f64,
     pub iso: SmolStr,
     pub iso_tz: SmolStr,
 }
@@ -57,6 +59,8 @@ impl std::ops::Deref for Iso {
 pub struct Ts {
     cache: FxHashMap<String, Entry>,
     last_key: String,
+    /// how much of `last_key` is the date (the fast path below needs a 20-byte date)
+    last_date_len: usize,
     last: Option<Entry>,
     key_buf: String,
     iso_cache: FxHashMap<IsoKey, Iso>,
@@ -166,7 +170,7 @@ fn second(date: &str, tz: &str) -> Option<Entry> {
     } else {
         SmolStr::new(format!("{}:{}", py::cslice(tz, 0, Some(3)), py::cslice(tz, 3, Some(5))))
     };
-    Some(Entry { epoch, iso, iso_tz })
+    Some(Entry { epoch, sec_f: epoch as f64, iso, iso_tz })
 }
 
 /// Is byte `c` one of the word's eight bytes?
@@ -182,7 +186,56 @@ fn find_byte(s: &str, c: u8) -> Option<usize> {
     s.bytes().position(|b| b == c)
 }
 
+/// Nine ASCII digits (`b.len() == 9`): their value.
+#[inline(always)]
+fn nine_digits(b: &[u8]) -> Option<u32> {
+    let w = u64::from_le_bytes(b[..8].try_into().unwrap());
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // every byte 0x30..=0x39: high nibble 3, and still 3 after adding 6 (no byte carries over)
+    if w & HIGH != THREES || w.wrapping_add(0x0606_0606_0606_0606) & HIGH != THREES || !b[8].is_ascii_digit() {
+        return None;
+    }
+    // eight digits at once (the first byte is the most significant digit)
+    let mut v = w - THREES;
+    v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    v = ((v & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32))
+        .wrapping_add(((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32))))
+        >> 32;
+    Some(v as u32 * 10 + (b[8] - b'0') as u32)
+}
+
+/// Python `front >= second + 1` for the entry's whole second.
+#[inline(always)]
+fn past_second(front: f64, e: &Entry) -> bool {
+    if e.epoch.unsigned_abs() < 1 << 52 {
+        // second + 1 is exactly a double
+        front >= e.sec_f + 1.0
+    } else {
+        py::float_ge_int(front, e.epoch + 1)
+    }
+}
+
 impl Ts {
+    /// The usual text stamp (`04/Dec/2026:19:53:00.675805620 +0000`) whose date and zone are the
+    /// last entry's key: the value of its nine fraction digits. Such a stamp splits as the fast
+    /// path of `split` splits it (the 20 bytes equal to the last date hold no space or dot, nine
+    /// digits no space) and `entry` would find the last entry.
+    #[inline(always)]
+    fn fast_last(&self, raw: &str) -> Option<u32> {
+        let b = raw.as_bytes();
+        if b.len() != 36 || b[20] != b'.' || b[30] != b' ' || self.last_date_len != 20 || self.last_key.len() != 25
+            || self.last.is_none()
+        {
+            return None;
+        }
+        let k = self.last_key.as_bytes();
+        if b[..20] != k[..20] || b[31..] != k[20..] {
+            return None;
+        }
+        nine_digits(&b[21..30])
+    }
+
     /// Make `self.last` the entry of (date, tz) (false: BadTimestamp). The cache key is
     /// `date + tz`, as in Python (two splits of one key share the entry).
     fn entry(&mut self, date: &str, tz: &str) -> bool {
@@ -210,6 +263,7 @@ impl Ts {
             }
         };
         std::mem::swap(&mut self.last_key, &mut self.key_buf);
+        self.last_date_len = date.len();
         self.last = Some(e);
         true
     }
@@ -272,13 +326,21 @@ impl Ts {
     /// well-formed stamps (digits between the first `.` and the last space); others are converted
     /// every time. Two stamps sharing a key share the cached value, as in Python.
     pub fn iso(&mut self, raw: &str) -> Option<Iso> {
-        let dot = find_byte(raw, b'.');
-        let sp = raw.bytes().rposition(|b| b == b' ');
-        let (dot, sp) = match (dot, sp) {
-            (Some(d), Some(s)) if s >= d && py::isdigit(&raw[d + 1..s]) => (d, s),
-            _ => return self.iso_value(raw),
+        let b = raw.as_bytes();
+        // the usual stamp: first dot at 20, last space at 30, nine ASCII digits between
+        let usual = b.len() == 36 && b[20] == b'.' && b[30] == b' ' && nine_digits(&b[21..30]).is_some()
+            && !b[..20].contains(&b'.') && !b[31..].contains(&b' ');
+        let (head_end, sp) = if usual {
+            (24, 30)
+        } else {
+            let dot = find_byte(raw, b'.');
+            let sp = raw.bytes().rposition(|b| b == b' ');
+            match (dot, sp) {
+                (Some(d), Some(s)) if s >= d && py::isdigit(&raw[d + 1..s]) => (py::skip_chars(raw, d, 4), s),
+                _ => return self.iso_value(raw),
+            }
         };
-        let head = &raw[..py::skip_chars(raw, dot, 4)];
+        let head = &raw[..head_end];
         let tail = &raw[sp..];
         // the last key looked up or inserted is always in Python's cache too
         if let (Some(k), Some(last)) = (&self.iso_last_key, &self.iso_last) {
@@ -307,15 +369,22 @@ impl Ts {
     /// `front` can expire at this stamp (its whole second is not past `front`), Ok(Some(epoch))
     /// otherwise, Err for a bad stamp (BadTimestamp from second_epoch or convert).
     pub fn expiry_epoch(&mut self, raw: &str, front: f64) -> Result<Option<f64>, BadTimestamp> {
+        if let Some(n) = self.fast_last(raw) {
+            let e = self.last.as_ref().unwrap();
+            if past_second(front, e) {
+                return Ok(None);
+            }
+            return Ok(Some(e.sec_f + n as f64 / 1e9));
+        }
         let (date, tz, frac) = Self::split(raw);
         if !self.entry(date, tz) {
             return Err(BadTimestamp);
         }
-        let second = self.last.as_ref().unwrap().epoch;
-        if py::float_ge_int(front, second + 1) {
+        let e = self.last.as_ref().unwrap();
+        if past_second(front, e) {
             return Ok(None);
         }
-        let epoch = second as f64;
+        let epoch = e.sec_f;
         match frac {
             Some(f) if !f.is_empty() => {
                 if !py::isdigit(f) {
@@ -360,11 +429,14 @@ impl Ts {
 
     /// Epoch seconds (None = BadTimestamp).
     pub fn epoch(&mut self, raw: &str) -> Option<f64> {
+        if let Some(n) = self.fast_last(raw) {
+            return Some(self.last.as_ref().unwrap().sec_f + n as f64 / 1e9);
+        }
         let (date, tz, frac) = Self::split(raw);
         if !self.entry(date, tz) {
             return None;
         }
-        let epoch = self.last.as_ref().unwrap().epoch as f64;
+        let epoch = self.last.as_ref().unwrap().sec_f;
         match frac {
             Some(f) if !f.is_empty() => {
                 if !py::isdigit(f) {
@@ -400,12 +472,12 @@ impl Ts {
                     iso.push('0');
                 }
                 iso.push_str(&e.iso_tz);
-                Some((e.epoch as f64 + Self::frac_value(f), iso))
+                Some((e.sec_f + Self::frac_value(f), iso))
             }
             _ => {
                 iso.push_str("000");
                 iso.push_str(&e.iso_tz);
-                Some((e.epoch as f64, iso))
+                Some((e.sec_f, iso))
             }
         }
     }
@@ -426,5 +498,57 @@ pub fn parse_seconds(value: &str) -> Option<f64> {
                 py::float(value).filter(|f| f.is_finite())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nine_digits_reads_as_the_fold() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = if i < 1000 { i } else { x % 1_000_000_000 };
+            let s = format!("{:09}", n);
+            assert_eq!(nine_digits(s.as_bytes()), Some(n as u32), "{}", s);
+        }
+        for bad in ["12345678a", "/23456789", ":23456789", "1234 6789", "12345678\u{7f}"] {
+            if bad.len() == 9 {
+                assert_eq!(nine_digits(bad.as_bytes()), None, "{}", bad);
+            }
+        }
+        let mut b = *b"123456789";
+        for pos in 0..9 {
+            for c in 0..=255u8 {
+                b[pos] = c;
+                let want = if b.iter().all(|d| d.is_ascii_digit()) {
+                    Some(b.iter().fold(0u32, |a, &d| a * 10 + (d - b'0') as u32))
+                } else {
+                    None
+                };
+                assert_eq!(nine_digits(&b), want);
+            }
+            b[pos] = b'1' + pos as u8;
+        }
+    }
+
+    #[test]
+    fn fast_paths_agree() {
+        let mut ts = Ts::default();
+        let a = "04/Dec/2026:19:53:00.675805620 +0000";
+        assert_eq!(ts.epoch(a), Some(1796413980.0 + 0.67580562));
+        assert_eq!(ts.epoch("04/Dec/2026:19:53:00.000000001 +0000"), Some(1796413980.0 + 1e-9));
+        assert_eq!(ts.expiry_epoch(a, 1796413981.0), Ok(None));
+        assert_eq!(ts.expiry_epoch(a, 1796413980.5), Ok(Some(1796413980.0 + 0.67580562)));
+        assert_eq!(ts.expiry_epoch(a, f64::NAN), Ok(Some(1796413980.0 + 0.67580562)));
+        assert_eq!(ts.iso(a).unwrap().as_str(), "2026-12-04T19:53:00.675+00:00");
+        // a key made of a shorter date and a longer zone is another split, not the fast path's
+        let mut ts = Ts::default();
+        assert_eq!(ts.epoch("04/Dec/2026:19:53:0 0+0000"), Some(1796413980.0)); // same key: shared entry
+        assert_eq!(ts.epoch(a), Some(1796413980.0 + 0.67580562));
     }
 }
