@@ -727,55 +727,63 @@ impl Engine {
                     }
                 }
             }
-            Route::Conn { conn, text: Some((stamp, rest)) } if Self::open_or_close(rest).is_some() => {
+            Route::Conn { conn, text: Some((stamp, rest)) } => match Self::open_or_close(rest) {
                 // the two shapes every connection has, checked as parse_text checks them (no
                 // parse: they cannot fail once the stamp is good)
-                if !parse::stamp_ok(stamp) {
-                    return;
-                }
-                if !self.closing.is_empty() {
-                    self.expire_with(stamp, false);
-                }
-                if Self::open_or_close(rest) == Some(true) {
-                    self.observe_open(conn);
-                } else {
-                    let epoch = self.ts.epoch(stamp).unwrap_or(0.0);
-                    self.closing.push_back((epoch + self.grace, None));
-                }
-            }
-            Route::Conn { .. } | Route::Parse => match parse_line(t) {
-                Parsed::Rec(rec) => {
-                    if !rec.contains("t") || !rec.contains("conn") {
+                Some(is_open) => {
+                    if !parse::stamp_ok(stamp) {
                         return;
                     }
-                    let tt: Option<S> = match rec.get("t") {
-                        Some(J::Str(x)) => Some(x.clone()),
-                        _ => None,
-                    };
                     if !self.closing.is_empty() {
-                        if let Some(tt) = &tt {
-                            self.expire_with(tt, false);
-                        }
+                        self.expire_with(stamp, false);
                     }
-                    match rec.get("kind").and_then(|k| k.as_str()) {
-                        Some("open") => {
-                            let c = match rec.get("conn").map(|c| c.resolved()) {
-                                Some(J::Int(i)) => *i as i128,
-                                Some(J::UInt(u)) => *u as i128,
-                                _ => 0,
-                            };
-                            self.observe_open(c);
-                        }
-                        Some("close") => {
-                            let epoch = tt.and_then(|x| self.ts.epoch(&x)).unwrap_or(0.0);
-                            self.closing.push_back((epoch + self.grace, None));
-                        }
-                        _ => {}
+                    if is_open {
+                        self.observe_open(conn);
+                    } else {
+                        let epoch = self.ts.epoch(stamp).unwrap_or(0.0);
+                        self.closing.push_back((epoch + self.grace, None));
                     }
                 }
-                Parsed::Header(h, inst) => self.header_facts(&h, inst.as_deref()),
-                _ => {}
+                None => self.foreign_parsed(t),
             },
+            Route::Conn { text: None, .. } | Route::Parse => self.foreign_parsed(t),
+        }
+    }
+
+    /// Another shard's line that only a parse tells about.
+    fn foreign_parsed(&mut self, t: &str) {
+        match parse_line(t) {
+            Parsed::Rec(rec) => {
+                if !rec.contains("t") || !rec.contains("conn") {
+                    return;
+                }
+                let tt: Option<S> = match rec.get("t") {
+                    Some(J::Str(x)) => Some(x.clone()),
+                    _ => None,
+                };
+                if !self.closing.is_empty() {
+                    if let Some(tt) = &tt {
+                        self.expire_with(tt, false);
+                    }
+                }
+                match rec.get("kind").and_then(|k| k.as_str()) {
+                    Some("open") => {
+                        let c = match rec.get("conn").map(|c| c.resolved()) {
+                            Some(J::Int(i)) => *i as i128,
+                            Some(J::UInt(u)) => *u as i128,
+                            _ => 0,
+                        };
+                        self.observe_open(c);
+                    }
+                    Some("close") => {
+                        let epoch = tt.and_then(|x| self.ts.epoch(&x)).unwrap_or(0.0);
+                        self.closing.push_back((epoch + self.grace, None));
+                    }
+                    _ => {}
+                }
+            }
+            Parsed::Header(h, inst) => self.header_facts(&h, inst.as_deref()),
+            _ => {}
         }
     }
 

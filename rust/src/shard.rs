@@ -42,7 +42,10 @@ impl Route<'_> {
 /// The shard of a connection id (Python's `conn % n`: never negative).
 #[inline]
 pub fn shard_of(conn: i128, n: u32) -> u32 {
-    conn.rem_euclid(n as i128) as u32
+    match i64::try_from(conn) {
+        Ok(c) => c.rem_euclid(n as i64) as u32, // no 128-bit division
+        Err(_) => conn.rem_euclid(n as i128) as u32,
+    }
 }
 
 /// The route of one line (without its newline), read as parse.py reads it.
@@ -77,7 +80,7 @@ fn text_route(line: &str) -> Route<'_> {
         if let Some(x) = r.strip_prefix("(Internal) ") {
             r = x;
         }
-        tok.iter().fold(0i128, |a, &c| a * 10 + (c - b'0') as i128)
+        tok.iter().fold(0i64, |a, &c| a * 10 + (c - b'0') as i64) as i128 // 18 digits fit
     } else if tok.starts_with(b"Internal") {
         0
     } else {
