@@ -111,7 +111,7 @@ pub fn utc_day(ts: &str) -> Option<String> {
     if n < 22 || b[10] != b'T' || b[13] != b':' || b[n - 3] != b':' {
         return None;
     }
-    if !(1..=12).contains(&m) || d < 1 || d > 31 {
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
     let (hh, mm) = (digits(&b[11..13])?, digits(&b[14..16])?);

@@ -231,6 +231,7 @@ mod python {
         }
 
         /// `event.ingested` of the framed documents made from now on (None: not set).
+        #[pyo3(signature = (iso=None))]
         fn set_ingested(&mut self, iso: Option<&str>) -> PyResult<()> {
             match &mut self.core.bulk {
                 Some(b) => {
