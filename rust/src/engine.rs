@@ -875,7 +875,17 @@ impl Engine {
     }
 
     fn key_for(epoch: f64, conn_id: &J) -> J {
-        js(&format!("{}-{}", py::float_int_str(epoch * 1000.0), py::to_str(conn_id)))
+        let ms = epoch * 1000.0;
+        let mut s = String::with_capacity(24);
+        if ms.abs() < 9.0e18 {
+            // int(ms) fits 64 bits. SAFETY: write_int writes ASCII digits
+            write_int(unsafe { s.as_mut_vec() }, ms as i64);
+        } else {
+            s.push_str(&py::float_int_str(ms));
+        }
+        s.push('-');
+        push_str_of(&mut s, conn_id);
+        js(&s)
     }
 
     fn conn_mut(&mut self, conn_id: &J, t: Option<&S>, json_key: Option<&J>) -> &mut Conn {
@@ -1097,9 +1107,8 @@ impl Engine {
     }
 
     fn flush_all(&mut self, conn_status: &str, op_status: &str) {
-        let mut conns: Vec<(u64, Conn)> = self.conns.drain().map(|(_, v)| v).collect();
-        conns.sort_by_key(|x| x.0);
-        for (_, c) in conns {
+        let conns = sorted_by_seq(self.conns.drain().map(|(_, v)| v).collect());
+        for c in conns {
             let status = if c.close.is_none() { conn_status } else { "closed" };
             self.finish_conn(c, status, op_status);
         }
@@ -1393,9 +1402,8 @@ impl Engine {
     }
 
     pub fn finish(&mut self) {
-        let mut conns: Vec<(u64, Conn)> = self.conns.drain().map(|(_, v)| v).collect();
-        conns.sort_by_key(|x| x.0);
-        for (_, c) in conns {
+        let conns = sorted_by_seq(self.conns.drain().map(|(_, v)| v).collect());
+        for c in conns {
             if c.close.is_some() {
                 self.finish_conn(c, "closed", NO_RESULT);
             } else {
@@ -1884,13 +1892,20 @@ impl Engine {
 
 /// `s += str(v)` (f-string formatting), without an intermediate String for ints and strs.
 #[inline]
+/// Values in their insertion order (`seq`), without moving the values while sorting (a `Conn`
+/// is large).
+fn sorted_by_seq<T>(items: Vec<(u64, T)>) -> impl Iterator<Item = T> {
+    let mut order: Vec<(u64, usize)> = items.iter().enumerate().map(|(i, x)| (x.0, i)).collect();
+    order.sort_unstable();
+    let mut slots: Vec<Option<T>> = items.into_iter().map(|x| Some(x.1)).collect();
+    order.into_iter().map(move |(_, i)| slots[i].take().unwrap())
+}
+
 fn push_str_of(s: &mut String, v: &J) {
     match v.resolved() {
         J::Str(x) => s.push_str(x),
-        J::Int(i) => {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{}", i);
-        }
+        // SAFETY: write_int writes ASCII digits
+        J::Int(i) => write_int(unsafe { s.as_mut_vec() }, *i),
         other => s.push_str(&py::to_str(other)),
     }
 }

@@ -214,6 +214,28 @@ fn escape_byte(out: &mut Vec<u8>, b: u8) {
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let n = bytes.len();
+    // most strings need no escape: one scan without branches (vectorised), then one copy
+    let esc = bytes.iter().fold(false, |a, &b| a | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if esc {
+        return write_str_escaped(out, s);
+    }
+    out.reserve(n + 2);
+    // SAFETY: n + 2 bytes reserved above; the copy does not overlap (s is not in out's spare room)
+    unsafe {
+        let len = out.len();
+        let p = out.as_mut_ptr().add(len);
+        *p = b'"';
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.add(1), n);
+        *p.add(n + 1) = b'"';
+        out.set_len(len + n + 2);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn write_str_escaped(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let n = bytes.len();
     out.reserve(n + 2);
     out.push(b'"');
     let mut start = 0;

@@ -280,6 +280,26 @@ pub fn float(s: &str) -> Option<f64> {
         if b.iter().all(|&c| c.is_ascii_digit() || (c == b'.' && { dots += 1; true })) && dots <= 1
             && b[b.len() - 1] != b'.'
         {
+            // Clinger's fast path: digits m <= 2^53 and 10^k <= 10^22 are exact doubles, and one
+            // division rounds m / 10^k correctly (what parse gives)
+            if b.len() <= 19 {
+                let mut m = 0u64; // at most 19 digits: no overflow
+                let mut k = 0usize;
+                let mut after = false;
+                for &c in b {
+                    if c == b'.' {
+                        after = true;
+                    } else {
+                        m = m * 10 + (c - b'0') as u64;
+                        k += after as usize;
+                    }
+                }
+                if m <= 1 << 53 && k <= 22 {
+                    const POW10: [f64; 23] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+                        1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+                    return Some(m as f64 / POW10[k]);
+                }
+            }
             return s.parse::<f64>().ok();
         }
     }
@@ -469,4 +489,35 @@ pub fn skip_chars(s: &str, from: usize, n: usize) -> usize {
         left -= 1;
     }
     idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_decimals_read_as_parse_reads_them() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..300_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = format!("{}", x % 10u64.pow((i % 19) as u32 + 1));
+            let cut = (x >> 40) as usize % (digits.len() + 1);
+            let s = if cut == 0 || cut == digits.len() {
+                digits.clone()
+            } else {
+                format!("{}.{}", &digits[..cut], &digits[cut..])
+            };
+            let z = format!("0.{:0>9}", x % 1_000_000_000);
+            for v in [s.as_str(), z.as_str()] {
+                let want: f64 = v.parse().unwrap();
+                assert_eq!(float(v).map(f64::to_bits), Some(want.to_bits()), "{}", v);
+            }
+        }
+        for v in ["9007199254740993", "9007199254740993.0", "0.9007199254740993", "1234567890123456789", "0.0", "00"] {
+            assert_eq!(float(v).map(f64::to_bits), Some(v.parse::<f64>().unwrap().to_bits()), "{}", v);
+        }
+        assert!(isdigit("0123") && !isdigit("") && !isdigit("12a") && isdigit("1\u{b2}") && !isdigit("\u{b2}x"));
+    }
 }

@@ -485,11 +485,12 @@ impl Ts {
 
 /// parse_seconds: None = ValueError (junk, or not a finite number of seconds).
 pub fn parse_seconds(value: &str) -> Option<f64> {
-    match value.find('.') {
+    match find_byte(value, b'.') {
         None => py::int_as_float(value),
         Some(dot) => {
             let frac = &value[dot + 1..];
-            if frac.chars().count() == 10 && py::isdigit(frac) {
+            // ten characters take at least ten bytes
+            if frac.len() >= 10 && frac.chars().count() == 10 && py::isdigit(frac) {
                 // int(value[:dot]) + int(frac) / 1e9
                 let a = py::int_as_float(&value[..dot])?;
                 let b = py::int(frac)?;
