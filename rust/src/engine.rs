@@ -849,8 +849,25 @@ impl Engine {
             return;
         }
         self.stats.parsed += 1;
-        rec.set(st("_path"), J::Str(path.clone()));
-        rec.set(st("_off"), J::Int(offset));
+        // rec["_path"] = path; rec["_off"] = offset (one scan: only `_` keys can be them)
+        let (mut ip, mut io) = (None, None);
+        for (i, (k, _)) in rec.0.iter().enumerate() {
+            if k.as_bytes().first() == Some(&b'_') {
+                match k.as_str() {
+                    "_path" => ip = Some(i),
+                    "_off" => io = Some(i),
+                    _ => {}
+                }
+            }
+        }
+        match ip {
+            Some(i) => rec.0[i].1 = J::Str(path.clone()),
+            None => rec.0.push((st("_path"), J::Str(path.clone()))),
+        }
+        match io {
+            Some(i) => rec.0[i].1 = J::Int(offset),
+            None => rec.0.push((st("_off"), J::Int(offset))),
+        }
         self.join_feed(rec);
     }
 
@@ -1179,7 +1196,7 @@ impl Engine {
             self.emit(key_of(&conn_id), rec, None, ident, COMPLETE, details);
             return;
         }
-        let key: PKey = (key_of(&conn_id), key_of(&rec.g("op")), key_of(&rec.g("internal_id")));
+        let key: PKey = (key_of(&conn_id), key_of(rec.r("op")), key_of(rec.r("internal_id")));
         if !internal {
             let c = &mut self.conns.get_mut(&key_of(&conn_id)).unwrap().1;
             let op_j = rec.g("op");
@@ -1216,7 +1233,7 @@ impl Engine {
     fn result(&mut self, rec: Obj) {
         self.stats.results += 1;
         let conn_id = rec.g("conn");
-        let key: PKey = (key_of(&conn_id), key_of(&rec.g("op")), key_of(&rec.g("internal_id")));
+        let key: PKey = (key_of(&conn_id), key_of(rec.r("op")), key_of(rec.r("internal_id")));
         let op = self.pending.remove(&key).map(|(_, op)| op);
         let t = match rec.get("t") {
             Some(J::Str(s)) => Some(s.clone()),
@@ -1330,7 +1347,7 @@ impl Engine {
     }
 
     fn detail(&mut self, rec: Obj, kind: &str) {
-        let key: PKey = (key_of(&rec.g("conn")), key_of(&rec.g("op")), key_of(&rec.g("internal_id")));
+        let key: PKey = (key_of(rec.r("conn")), key_of(rec.r("op")), key_of(rec.r("internal_id")));
         let op = match self.pending.get_mut(&key) {
             Some((_, op)) => op,
             None => {
@@ -2148,7 +2165,7 @@ fn nanos(seconds: f64) -> Option<J> {
 
 /// Joiner._bound: returns the keys of requests waiting for this BIND's identity.
 fn bound(c: &mut Conn, req: &Obj, res: &Obj, kv: &Obj) -> Vec<PKey> {
-    if key_of(&c.bind_op) == key_of(&req.g("op")) {
+    if key_of(&c.bind_op) == key_of(req.r("op")) {
         c.bind_op = J::Null;
     }
     let err = kv.get("err");

@@ -120,6 +120,12 @@ impl Obj {
     pub fn push(&mut self, k: &'static str, v: J) {
         self.0.push((st(k), v));
     }
+    /// `d.get(k)` by reference (J::Null when absent): no clone.
+    #[inline]
+    pub fn r(&self, k: &str) -> &J {
+        static NULL: J = J::Null;
+        self.get(k).unwrap_or(&NULL)
+    }
     /// `d.get(k)` returning J::Null when absent.
     #[inline]
     pub fn g(&self, k: &str) -> J {
@@ -437,39 +443,52 @@ pub fn write_obj(out: &mut Vec<u8>, o: &Obj) {
     out.push(b'}');
 }
 
+static PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Decimal digits of `v`, written straight into `out`'s spare room (two digits per division).
 #[inline]
 pub fn write_uint(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut p = buf.len();
-    loop {
-        p -= 1;
-        buf[p] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    let mut n = 1;
+    let mut x = v;
+    while x >= 10 {
+        x /= 10;
+        n += 1;
     }
-    out.extend_from_slice(&buf[p..]);
+    out.reserve(n);
+    // SAFETY: n bytes reserved; every one of them is written below before set_len
+    unsafe {
+        let len = out.len();
+        let base = out.as_mut_ptr().add(len);
+        let mut p = n;
+        while v >= 100 {
+            let r = (v % 100) as usize * 2;
+            v /= 100;
+            p -= 2;
+            *base.add(p) = PAIRS[r];
+            *base.add(p + 1) = PAIRS[r + 1];
+        }
+        if v >= 10 {
+            let r = v as usize * 2;
+            *base.add(p - 2) = PAIRS[r];
+            *base.add(p - 1) = PAIRS[r + 1];
+        } else {
+            *base.add(p - 1) = b'0' + v as u8;
+        }
+        out.set_len(len + n);
+    }
 }
 
 #[inline]
 pub fn write_int(out: &mut Vec<u8>, i: i64) {
-    let mut buf = [0u8; 20];
-    let neg = i < 0;
-    let mut v = i.unsigned_abs();
-    let mut p = buf.len();
-    loop {
-        p -= 1;
-        buf[p] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if neg {
+    if i < 0 {
         out.push(b'-');
     }
-    out.extend_from_slice(&buf[p..]);
+    write_uint(out, i.unsigned_abs());
 }
 
 /// serde_json value (as orjson.loads would give it) -> J.
@@ -491,5 +510,33 @@ pub fn from_serde(v: &serde_json::Value) -> J {
         serde_json::Value::Object(m) => {
             J::Obj(Obj(m.iter().map(|(k, v)| (SmolStr::new(k), from_serde(v))).collect()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ints_as_display() {
+        let mut vals: Vec<i64> = vec![0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, i64::MAX, i64::MIN, -1, -10, -100];
+        let mut p = 1i64;
+        for _ in 0..18 {
+            vals.extend([p - 1, p, p + 1, -p, 7 * p]);
+            p *= 10;
+        }
+        for v in vals {
+            let mut out = b"x".to_vec();
+            write_int(&mut out, v);
+            assert_eq!(out, format!("x{}", v).into_bytes());
+        }
+        for v in [0u64, 9, 10, u64::MAX, 1 << 63] {
+            let mut out = Vec::new();
+            write_uint(&mut out, v);
+            assert_eq!(out, v.to_string().into_bytes());
+        }
+        let mut out = Vec::new();
+        write_str(&mut out, "a\"b\\c\n\u{1}é");
+        assert_eq!(out, "\"a\\\"b\\\\c\\n\\u0001é\"".as_bytes());
     }
 }

@@ -38,8 +38,9 @@ impl Iso {
     #[inline]
     pub fn as_str(&self) -> &str {
         match self {
-            // only ever built from a &str
-            Iso::Inline(n, buf) => std::str::from_utf8(&buf[..*n as usize]).unwrap_or(""),
+            // SAFETY: only ever built from valid UTF-8 (a &str, or an ISO stamp, its zone and ASCII
+            // fraction digits: see `new` and `iso_value`)
+            Iso::Inline(n, buf) => unsafe { std::str::from_utf8_unchecked(&buf[..*n as usize]) },
             Iso::Heap(s) => s,
         }
     }
