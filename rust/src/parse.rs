@@ -782,13 +782,25 @@ fn parse_stat(tail: &str, mut rec: Obj) -> Obj {
     rec
 }
 
+/// Does ` - ` occur in `b`? (a `-` with a space on each side)
+#[inline]
+fn has_spaced_dash(b: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(j) = memchr::memchr(b'-', &b[i..]) {
+        let at = i + j;
+        if at > 0 && b[at - 1] == b' ' && b.get(at + 1) == Some(&b' ') {
+            return true;
+        }
+        i = at + 1;
+    }
+    false
+}
+
 fn parse_result(tail: &str, mut rec: Obj) -> Obj {
     rec.push("kind", js("result"));
     let tb = tail.as_bytes();
     // the common case: all simple tokens (no quote, comma or ` - `)
-    let simple = !tb.iter().enumerate().any(|(i, &c)| {
-        c == b'"' || c == b',' || (c == b'-' && i > 0 && tb[i - 1] == b' ' && tb.get(i + 1) == Some(&b' '))
-    });
+    let simple = memchr::memchr2(b'"', b',', tb).is_none() && !has_spaced_dash(tb);
     let (kv, text) = if simple {
         let mut kv = Obj::with_capacity(10);
         if tail.is_ascii() {
