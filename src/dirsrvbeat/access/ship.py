@@ -23,7 +23,7 @@ from typing import IO, Any
 from ..deadletter import DeadLetter
 from ..inputs.access_file import ROTATED_SUFFIX, expand_paths, iter_lines, open_log
 from .pipeline import AccessPipeline
-from .registry import Registry, identify
+from .registry import FileState, Registry, identify
 
 log = logging.getLogger(__name__)
 
@@ -227,28 +227,11 @@ class Shipper:
         summary = self.summary
 
         for path in expand_paths(self.patterns):
-            try:
-                key, state = identify(path, registry)
-            except OSError as exc:
-                summary.errors.append(f"{path}: {exc.strerror or exc}")
+            opened = open_resumed(path, registry, seen, summary)
+            if opened is None:
                 continue
-            seen.add(key)
-            if state.finished:
-                continue
-            live = ROTATED_SUFFIX.search(path) is None
+            stream, state, live = opened
             try:
-                stream = open_log(path)
-            except OSError as exc:
-                summary.errors.append(f"{path}: {exc.strerror or exc}")
-                continue
-            summary.files += 1
-            try:
-                if state.offset:
-                    if not isinstance(stream, gzip.GzipFile) and os.fstat(stream.fileno()).st_size < state.offset:
-                        log.warning("%s: shorter than the delivered offset (truncated): reading from the start",
-                                    path)
-                        state.offset = state.lineno = 0
-                    stream.seek(state.offset)  # gzip: decompresses up to the offset
                 for line in iter_lines(path, stream, start_offset=state.offset, start_lineno=state.lineno,
                                        keep_partial_last_line=not live):
                     pipeline.feed_line(line, batch)
@@ -268,10 +251,7 @@ class Shipper:
             finally:
                 stream.close()
         pipeline.expire_closed(time.time(), batch)
-        # forget rotated files that were read to the end and have since been deleted
-        for key in [k for k, s in registry.files.items() if k not in seen and s.finished
-                    and not os.path.exists(s.path)]:
-            del registry.files[key]
+        forget_deleted(registry, seen)
         checkpoint()
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
@@ -280,3 +260,41 @@ class Shipper:
         self.summary.operations += sum(1 for d in batch if d["event"]["dataset"] == "dirsrv.access")
         self.summary.acknowledged += result.acknowledged
         self.summary.rejected += result.rejected
+
+
+def open_resumed(path: str, registry: Registry, seen: set[str],
+                 summary: ShipSummary) -> tuple[IO[bytes], FileState, bool] | None:
+    """Open `path` where the last run left it: (stream positioned at the delivered offset, its
+    registry entry, whether it is the live file), or None when it is done or unreadable (the
+    error is kept in the summary). A file shorter than its offset was truncated: from the start."""
+    try:
+        key, state = identify(path, registry)
+    except OSError as exc:
+        summary.errors.append(f"{path}: {exc.strerror or exc}")
+        return None
+    seen.add(key)
+    if state.finished:
+        return None
+    live = ROTATED_SUFFIX.search(path) is None
+    try:
+        stream = open_log(path)
+    except OSError as exc:
+        summary.errors.append(f"{path}: {exc.strerror or exc}")
+        return None
+    summary.files += 1
+    try:
+        if state.offset:
+            if not isinstance(stream, gzip.GzipFile) and os.fstat(stream.fileno()).st_size < state.offset:
+                log.warning("%s: shorter than the delivered offset (truncated): reading from the start", path)
+                state.offset = state.lineno = 0
+            stream.seek(state.offset)  # gzip: decompresses up to the offset
+    except BaseException:
+        stream.close()
+        raise
+    return stream, state, live
+
+
+def forget_deleted(registry: Registry, seen: set[str]) -> None:
+    """Forget rotated files that were read to the end and have since been deleted."""
+    for key in [k for k, s in registry.files.items() if k not in seen and s.finished and not os.path.exists(s.path)]:
+        del registry.files[key]

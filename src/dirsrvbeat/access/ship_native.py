@@ -14,26 +14,20 @@ from __future__ import annotations
 
 import gzip
 import io
-import logging
-import os
 import time
 from bisect import bisect_right
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from itertools import accumulate
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import orjson
 
-from ..inputs.access_file import ROTATED_SUFFIX, expand_paths, open_log
+from ..inputs.access_file import expand_paths
 from . import fast
-from .registry import FileState, Registry, identify
-
-if TYPE_CHECKING:
-    from .ship import Shipper
-
-log = logging.getLogger(__name__)
+from .registry import FileState, Registry
+from .ship import Shipper, forget_deleted, open_resumed
 
 BLOCK_BYTES = 256 << 10  # small enough that a checkpoint falls near every batch_docs documents
 
@@ -181,10 +175,7 @@ class NativeRun:
             for path in expand_paths(self.s.patterns):
                 self._file(path, seen)
             self._add(self.engine.expire_closed(time.time()))
-            registry = self.registry
-            for key in [k for k, s in registry.files.items() if k not in seen and s.finished
-                        and not os.path.exists(s.path)]:
-                del registry.files[key]
+            forget_deleted(self.registry, seen)
             self._checkpoint()
             while self.chunks.docs:
                 self._dispatch(*self.chunks.take())
@@ -198,28 +189,11 @@ class NativeRun:
             self.summary.operations = stats["ops_emitted"]
 
     def _file(self, path: str, seen: set[str]) -> None:
-        summary = self.summary
-        try:
-            key, state = identify(path, self.registry)
-        except OSError as exc:
-            summary.errors.append(f"{path}: {exc.strerror or exc}")
+        opened = open_resumed(path, self.registry, seen, self.summary)
+        if opened is None:
             return
-        seen.add(key)
-        if state.finished:
-            return
-        live = ROTATED_SUFFIX.search(path) is None
+        stream, state, live = opened
         try:
-            stream = open_log(path)
-        except OSError as exc:
-            summary.errors.append(f"{path}: {exc.strerror or exc}")
-            return
-        summary.files += 1
-        try:
-            if state.offset:
-                if not isinstance(stream, gzip.GzipFile) and os.fstat(stream.fileno()).st_size < state.offset:
-                    log.warning("%s: shorter than the delivered offset (truncated): reading from the start", path)
-                    state.offset = state.lineno = 0
-                stream.seek(state.offset)  # gzip: decompresses up to the offset
             self._read(path, stream, state, live)
             if not live:
                 state.finished = True
