@@ -273,32 +273,33 @@ pub fn int_json(i: i128) -> Option<J> {
 
 /// `float(s)` for a str.
 pub fn float(s: &str) -> Option<f64> {
-    // the usual timing value: digits and one dot (no sign, exponent, `_` or spaces)
+    // the usual timing value: digits and one dot (no sign, exponent, `_` or spaces), read in
+    // the same pass that checks it
     let b = s.as_bytes();
-    if !b.is_empty() && b.len() < 40 && b[0] != b'.' {
-        let mut dots = 0;
-        if b.iter().all(|&c| c.is_ascii_digit() || (c == b'.' && { dots += 1; true })) && dots <= 1
-            && b[b.len() - 1] != b'.'
-        {
+    if !b.is_empty() && b.len() < 40 && b[0] != b'.' && b[b.len() - 1] != b'.' {
+        let mut m = 0u64; // meaningful only for at most 19 digits
+        let mut k = 0usize;
+        let mut dots = 0usize;
+        let mut plain = true;
+        for &c in b {
+            let d = c.wrapping_sub(b'0');
+            if d < 10 {
+                m = m.wrapping_mul(10).wrapping_add(d as u64);
+                k += dots;
+            } else if c == b'.' {
+                dots += 1;
+            } else {
+                plain = false;
+                break;
+            }
+        }
+        if plain && dots <= 1 {
             // Clinger's fast path: digits m <= 2^53 and 10^k <= 10^22 are exact doubles, and one
             // division rounds m / 10^k correctly (what parse gives)
-            if b.len() <= 19 {
-                let mut m = 0u64; // at most 19 digits: no overflow
-                let mut k = 0usize;
-                let mut after = false;
-                for &c in b {
-                    if c == b'.' {
-                        after = true;
-                    } else {
-                        m = m * 10 + (c - b'0') as u64;
-                        k += after as usize;
-                    }
-                }
-                if m <= 1 << 53 && k <= 22 {
-                    const POW10: [f64; 23] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
-                        1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
-                    return Some(m as f64 / POW10[k]);
-                }
+            if b.len() <= 19 && m <= 1 << 53 && k <= 22 {
+                const POW10: [f64; 23] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+                    1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+                return Some(m as f64 / POW10[k]);
             }
             return s.parse::<f64>().ok();
         }

@@ -399,6 +399,20 @@ impl Ts {
 
     /// `convert(raw)[1]`, built in place (no epoch, no String).
     fn iso_value(&mut self, raw: &str) -> Option<Iso> {
+        if self.fast_last(raw).is_some() {
+            // the usual stamp of the last entry's second: its ISO second, `.` + three digits, zone
+            let e = self.last.as_ref().unwrap();
+            let n = e.iso.len() + 4 + e.iso_tz.len();
+            if n <= 40 {
+                let mut buf = [0u8; 40];
+                buf[..e.iso.len()].copy_from_slice(e.iso.as_bytes());
+                let i = e.iso.len();
+                buf[i] = b'.';
+                buf[i + 1..i + 4].copy_from_slice(&raw.as_bytes()[21..24]);
+                buf[i + 4..n].copy_from_slice(e.iso_tz.as_bytes());
+                return Some(Iso::Inline(n as u8, buf));
+            }
+        }
         let (date, tz, frac) = Self::split(raw);
         if !self.entry(date, tz) {
             return None;
