@@ -385,7 +385,8 @@ pub struct Engine {
     grace: f64,
     ts: Ts,
     filters: FilterCache,
-    conns: FxHashMap<K, (u64, Conn)>,
+    /// boxed: a `Conn` is large, and the table is probed and grown often
+    conns: FxHashMap<K, (u64, Box<Conn>)>,
     pending: FxHashMap<PKey, (u64, Op)>,
     seq: u64,
     /// Joiner.closing: (deadline, conn id, conn key). In a sharded engine it holds every
@@ -916,7 +917,7 @@ impl Engine {
                 }
             };
             let seq = self.next_seq();
-            self.conns.insert(k.clone(), (seq, Conn::new(conn_id.clone(), key, t.cloned())));
+            self.conns.insert(k.clone(), (seq, Box::new(Conn::new(conn_id.clone(), key, t.cloned()))));
         }
         &mut self.conns.get_mut(&k).unwrap().1
     }
@@ -1037,7 +1038,7 @@ impl Engine {
         c.fd = rec.g("fd");
         c.transport = transport;
         let seq = self.next_seq();
-        self.conns.insert(key_of(&conn), (seq, c));
+        self.conns.insert(key_of(&conn), (seq, Box::new(c)));
     }
 
     fn close(&mut self, rec: Obj) {
@@ -1097,7 +1098,7 @@ impl Engine {
         }
     }
 
-    fn finish_conn(&mut self, mut c: Conn, conn_status: &str, op_status: &str) {
+    fn finish_conn(&mut self, mut c: Box<Conn>, conn_status: &str, op_status: &str) {
         if !c.held.is_empty() {
             // the BIND RESULT never came: they ran as whoever the connection is now
             let ident = c.identity();

@@ -410,7 +410,7 @@ impl Engine {
                     Some((seq, _)) => *seq,
                     None => self.next_seq(),
                 };
-                self.conns.insert(k, (seq, c));
+                self.conns.insert(k, (seq, Box::new(c)));
             }
         }
         let mut idents: FxHashMap<String, Arc<Ident>> = FxHashMap::default();
