@@ -39,6 +39,9 @@ mod python {
         lines_before: i64,
     }
 
+    /// How much of a block `pump` feeds before it may write the documents out.
+    const FEED_SLICE: usize = 256 << 10;
+
     /// A file descriptor the engine reads or writes without owning it.
     fn borrowed(fd: i32) -> ManuallyDrop<File> {
         // SAFETY: the caller keeps the descriptor open for the call; it is never closed here
@@ -90,47 +93,74 @@ mod python {
                 min_write: usize, flush: bool) -> PyResult<(bool, i64, Option<String>)> {
             let core = &mut self.core;
             let rd = &mut self.rd;
-            let eof = py.allow_threads(|| -> std::io::Result<bool> {
-                let carry = rd.carry;
-                rd.buf.resize(carry + block.max(1), 0);
-                let n = loop {
-                    match borrowed(fd).read(&mut rd.buf[carry..]) {
-                        Ok(n) => break n,
+            // the buffer keeps its length (no zeroing of a whole block per call): `carry` and
+            // `have` say which bytes are data
+            let read = py.allow_threads(|| -> std::io::Result<usize> {
+                let need = rd.carry + block.max(1);
+                if rd.buf.len() < need {
+                    rd.buf.resize(need, 0);
+                }
+                loop {
+                    match borrowed(fd).read(&mut rd.buf[rd.carry..need]) {
+                        Ok(n) => return Ok(n),
                         Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            rd.buf.truncate(carry);
-                            return Err(e);
-                        }
+                        Err(e) => return Err(e),
                     }
-                };
-                let have = carry + n;
-                rd.buf.truncate(have);
-                if n == 0 {
+                }
+            });
+            let (eof, error) = match read {
+                Err(e) => (true, Some(e.to_string())),
+                Ok(0) => {
+                    let carry = rd.carry;
                     if carry > 0 {
                         let lineno = core.fed_lines - rd.lines_before;
-                        core.feed(&rd.path, &rd.buf[..carry], rd.offset, lineno);
+                        py.allow_threads(|| core.feed(&rd.path, &rd.buf[..carry], rd.offset, lineno));
                         rd.offset += carry as i64;
                     }
                     rd.buf.clear();
                     rd.carry = 0;
-                    return Ok(true);
+                    (true, None)
                 }
-                match memchr::memrchr(b'\n', &rd.buf[..have]) {
-                    None => rd.carry = have, // no complete line yet
-                    Some(i) => {
-                        let cut = i + 1;
-                        let lineno = core.fed_lines - rd.lines_before;
-                        core.feed(&rd.path, &rd.buf[..cut], rd.offset, lineno);
-                        rd.offset += cut as i64;
-                        rd.buf.copy_within(cut..have, 0);
-                        rd.carry = have - cut;
+                Ok(n) => {
+                    let have = rd.carry + n;
+                    match memchr::memrchr(b'\n', &rd.buf[..have]) {
+                        None => rd.carry = have, // no complete line yet
+                        Some(i) => {
+                            // fed in slices of whole lines, the documents written out between
+                            // them once there are min_write bytes: the output buffer stays small
+                            // (in cache) instead of holding a whole block's documents
+                            let cut = i + 1;
+                            let mut start = 0;
+                            while start < cut {
+                                let mut end = (start + FEED_SLICE).min(cut);
+                                if end < cut {
+                                    end = match memchr::memrchr(b'\n', &rd.buf[start..end]) {
+                                        Some(k) => start + k + 1,
+                                        None => end + memchr::memchr(b'\n', &rd.buf[end..cut]).unwrap() + 1,
+                                    };
+                                }
+                                let lineno = core.fed_lines - rd.lines_before;
+                                let (path, part, offset) = (&rd.path, &rd.buf[start..end], rd.offset);
+                                py.allow_threads(|| core.feed(path, part, offset, lineno));
+                                rd.offset += (end - start) as i64;
+                                start = end;
+                                if start < cut && core.out.len() >= min_write {
+                                    let res = write_locked(py, out_fd, &core.out, lock.as_ref());
+                                    core.out.clear();
+                                    if let Err(e) = res {
+                                        // what was not fed stays for a next call
+                                        rd.buf.copy_within(start..have, 0);
+                                        rd.carry = have - start;
+                                        return Err(e);
+                                    }
+                                }
+                            }
+                            rd.buf.copy_within(cut..have, 0);
+                            rd.carry = have - cut;
+                        }
                     }
+                    (false, None)
                 }
-                Ok(false)
-            });
-            let (eof, error) = match eof {
-                Ok(eof) => (eof, None),
-                Err(e) => (true, Some(e.to_string())),
             };
             if self.core.out.len() >= min_write || (eof && flush && !self.core.out.is_empty()) {
                 let res = write_locked(py, out_fd, &self.core.out, lock.as_ref());
