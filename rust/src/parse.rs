@@ -37,6 +37,42 @@ fn jint(v: Option<i64>) -> J {
     }
 }
 
+/// A `key=value` key: the usual ones as static strings (no copy, nothing to drop), others copied.
+#[inline]
+fn kv_key(k: &str) -> S {
+    match k {
+        "err" => st("err"),
+        "tag" => st("tag"),
+        "nentries" => st("nentries"),
+        "wtime" => st("wtime"),
+        "optime" => st("optime"),
+        "etime" => st("etime"),
+        "wqtime" => st("wqtime"),
+        "dn" => st("dn"),
+        "method" => st("method"),
+        "version" => st("version"),
+        "mech" => st("mech"),
+        "notes" => st("notes"),
+        "details" => st("details"),
+        "oid" => st("oid"),
+        "name" => st("name"),
+        "authzid" => st("authzid"),
+        "msgid" => st("msgid"),
+        "newrdn" => st("newrdn"),
+        "newsuperior" => st("newsuperior"),
+        "deleteoldrdn" => st("deleteoldrdn"),
+        "attr" => st("attr"),
+        "csn" => st("csn"),
+        "wbusy" => st("wbusy"),
+        "wqdepth" => st("wqdepth"),
+        "pr_idx" => st("pr_idx"),
+        "pr_cookie" => st("pr_cookie"),
+        "sid" => st("sid"),
+        "options" => st("options"),
+        _ => SmolStr::new(k),
+    }
+}
+
 /// Byte index of the quote closing a value opened just before `start`.
 fn end_of_quoted(s: &str, start: usize) -> Option<usize> {
     let b = s.as_bytes();
@@ -110,7 +146,7 @@ pub fn parse_kv(s: &str) -> (Obj, &str) {
             Some(eq) if !matches!(sp, Some(sp) if sp < eq) => eq,
             _ => return (out, &s[pos..]),
         };
-        let key = SmolStr::new(&s[pos..eq]);
+        let key = kv_key(&s[pos..eq]);
         let vstart = eq + 1;
         if vstart < n && b[vstart] == b'"' {
             match end_of_quoted(s, vstart + 1) {
@@ -810,13 +846,13 @@ fn parse_result(tail: &str, mut rec: Obj) -> Obj {
                     // ASCII: the cuts are character boundaries
                     let k = unsafe { std::str::from_utf8_unchecked(&p[..eq]) };
                     let v = unsafe { std::str::from_utf8_unchecked(&p[eq + 1..]) };
-                    kv.set(SmolStr::new(k), js(v));
+                    kv.set(kv_key(k), js(v));
                 }
             }
         } else {
             for p in py::split_ws(tail) {
                 if let Some(eq) = p.find('=') {
-                    kv.set(SmolStr::new(&p[..eq]), js(&p[eq + 1..]));
+                    kv.set(kv_key(&p[..eq]), js(&p[eq + 1..]));
                 }
             }
         }
