@@ -8,14 +8,33 @@ expensive part (calendar arithmetic) is cached per second and offset.
 from __future__ import annotations
 
 import calendar
+import datetime
 import math
 
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
 
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+_I128_MAX = 2**127 - 1
+
 
 class BadTimestamp(ValueError):
     pass
+
+
+def _beyond_128_bits(y: int, month: int, d: int, h: int, mi: int, s: int, off: int) -> bool:
+    """Does a (hand-made) stamp's arithmetic leave 128-bit integers, where the compiled engine
+    computes it? Then it is a bad stamp there, and so here (a negative hour of 36 digits)."""
+    if not all(-_I128_MAX <= v <= _I128_MAX for v in (h, mi, s)):
+        return True
+    days = datetime.date(y, month, 1).toordinal() - _EPOCH_ORDINAL + d - 1
+    total = days * 86400
+    for value, unit in ((h, 3600), (mi, 60), (s, 1), (-off, 1)):
+        part = value * unit
+        total += part
+        if not (-_I128_MAX - 1 <= part <= _I128_MAX and -_I128_MAX - 1 <= total <= _I128_MAX):
+            return True
+    return False
 
 
 class TimestampConverter:
@@ -72,6 +91,8 @@ class TimestampConverter:
             off = sign * (int(tz[1:3]) * 3600 + int(tz[3:5]) * 60) if tz else 0
             if not (1 <= month <= 12 and 1 <= d <= 31 and h <= 23 and mi <= 59 and s <= 60 and y >= 1):
                 raise ValueError("out of range")
+            if min(h, mi, s) < -(2**100) and _beyond_128_bits(y, month, d, h, mi, s, off):
+                raise ValueError("beyond 128 bits")
             epoch = calendar.timegm((y, month, d, h, mi, s, 0, 0, 0)) - off
         except (KeyError, ValueError, IndexError, OverflowError) as exc:
             raise BadTimestamp(f"unparsable timestamp {date!r} {tz!r}") from exc
@@ -101,9 +122,16 @@ class TimestampConverter:
             entry = self._second(key, date, tz)
         epoch, iso, iso_tz = entry
         if frac:
-            if not frac.isdigit():
+            if frac.isdecimal():  # what int() reads (ASCII or other scripts' decimal digits)
+                try:
+                    value = int(frac) / 10 ** len(frac)
+                except ValueError:  # beyond int()'s 4300 digits: the same correctly rounded value
+                    value = float("0." + frac)
+            elif frac.isdigit():  # a digit int() refuses (`²`): the fraction reads as 0, as in the engine
+                value = 0.0
+            else:
                 raise BadTimestamp(f"unparsable fraction in {raw!r}")
-            return epoch + int(frac) / 10 ** len(frac), f"{iso}.{(frac + '00')[:3]}{iso_tz}"
+            return epoch + value, f"{iso}.{(frac + '00')[:3]}{iso_tz}"
         return float(epoch), f"{iso}.000{iso_tz}"
 
 
@@ -114,11 +142,14 @@ def parse_seconds(value: str) -> float:
     and of every ABANDON etime): `36.0954815936` is 36 s + 954815936 ns.
     """
     dot = value.find(".")
-    if dot < 0:
-        return float(int(value))
-    frac = value[dot + 1:]
-    if len(frac) == 10 and frac.isdigit():
-        return int(value[:dot]) + int(frac) / 1e9
+    try:
+        if dot < 0:
+            return float(int(value))
+        frac = value[dot + 1:]
+        if len(frac) == 10 and frac.isdigit():
+            return int(value[:dot]) + int(frac) / 1e9
+    except OverflowError:  # an int beyond the float range (hundreds of digits): junk, as any other
+        raise ValueError(f"not a finite number of seconds: {value!r}") from None
     seconds = float(value)
     if not math.isfinite(seconds):
         raise ValueError(f"not a finite number of seconds: {value!r}")
