@@ -28,6 +28,10 @@ from .join import RESULT_ONLY, TAG_TO_OP_TYPE, ConnEvent, OpEvent
 
 Doc = dict[str, Any]
 
+# event.duration in nanoseconds: orjson writes integers of 64 bits (signed or not) at most.
+_LONG_MIN = -(2.0**63)
+_ULONG_END = 2.0**64
+
 TIMING_KEYS = ("wqtime", "wtime", "optime", "writetime", "etime")
 EVENT_TYPES = {
     "BIND": ["start"], "UNBIND": ["end"], "ADD": ["creation"], "DEL": ["deletion"], "MOD": ["change"],
@@ -262,7 +266,9 @@ class Enricher:
             dirsrv["timing"] = timing
             etime = timing.get("etime")
             if etime is not None:
-                event["duration"] = int(etime * 1e9)
+                nanos = etime * 1e9
+                if _LONG_MIN <= nanos < _ULONG_END:  # else left out: orjson writes 64 bits at most
+                    event["duration"] = int(nanos)
         if "wbusy" in kv:
             busy, _, wmax = kv["wbusy"].partition("/")
             pool: Doc = {}
@@ -430,7 +436,9 @@ class Enricher:
         if end_iso:
             event["end"] = end_iso
         if start_epoch is not None and end_epoch is not None and c.opened is not None:
-            event["duration"] = max(0, int((end_epoch - start_epoch) * 1e9))
+            nanos = (end_epoch - start_epoch) * 1e9
+            if nanos < _ULONG_END:  # else (584+ years: a junk year) left out: orjson writes 64 bits at most
+                event["duration"] = int(nanos) if nanos > 0 else 0
         conn: Doc = dict(parts["conn"])
         conn.update({"status": ev.status, "ops": c.ops, "ops_by_type": dict(c.ops_by_type),
                      "etime_total": round(c.etime_total, 9), "unindexed_searches": c.unindexed,
