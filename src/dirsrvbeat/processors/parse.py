@@ -15,6 +15,7 @@ The hot path avoids regular expressions: 389 DS writes fixed `key=value` grammar
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -58,6 +59,7 @@ def _stamp_ok(t: str) -> bool:
 
 
 INT64_MAX = 2**63 - 1
+UINT64_END = 2**64
 
 # Keys of a record the line's own `key=value` pairs must never overwrite.
 RESERVED_KEYS = frozenset({"t", "conn", "op", "kind", "type", "internal", "internal_id", "nesting",
@@ -71,6 +73,17 @@ def _int(value: str) -> int | None:
     except ValueError:
         return None
     return n if -INT64_MAX - 1 <= n <= INT64_MAX else None
+
+
+def _int_beyond_str_limit(value: Any) -> bool:
+    """Did int() refuse a well-formed number only for its 4300+ digits (beyond 64 bits anyway)?"""
+    if type(value) is not str or len(value) <= 4300:
+        return False
+    try:
+        int(re.sub(r"\d+", "1", value))  # the same syntax, one digit a run
+    except ValueError:
+        return False
+    return True
 
 
 def _merge(rec: Record, kv: dict[str, str]) -> None:
@@ -524,9 +537,12 @@ def parse_json(line: str | bytes) -> Record | None:
         rec["internal_id"] = obj.get("op_internal_id")
         rec["nesting"] = obj.get("op_internal_nested_count")
     try:
-        rec["conn"] = int(conn) if conn is not None and conn != "Internal" else 0
+        conn_id = int(conn) if conn is not None and conn != "Internal" else 0
     except (TypeError, ValueError):
-        rec["conn"] = 0
+        conn_id = UINT64_END if _int_beyond_str_limit(conn) else 0
+    if not -INT64_MAX - 1 <= conn_id < UINT64_END:  # no document could carry it (orjson: 64 bits)
+        raise OverflowError(f"conn_id beyond 64 bits: {conn!r}")
+    rec["conn"] = conn_id
     if "key" in obj:
         rec["json_key"] = obj["key"]
     if "op_id" in obj:
@@ -538,6 +554,8 @@ def parse_json(line: str | bytes) -> Record | None:
         return rec
     if kind == "close":
         reason = obj.get("close_reason") or ""
+        if type(reason) is not str:  # a list, a number ...: the engine's `parser error: TypeError`
+            raise TypeError(f"close_reason is not a string: {reason!r}")
         code = reason.rsplit(" - ", 1)[-1].strip() if " - " in reason else None
         rec.update(kind="close", fd=obj.get("fd"), code=code if code and len(code) == 2 else None,
                    close_text=" - ".join(x for x in (obj.get("close_error"), reason) if x))

@@ -51,7 +51,7 @@ class Parse:
             stats.bad_utf8_lines += 1
         try:
             rec = parse_line(text) if text else {"kind": "blank"}
-        except (ValueError, IndexError, KeyError, TypeError) as exc:  # never crash on junk
+        except (ValueError, IndexError, KeyError, TypeError, OverflowError) as exc:  # never crash on junk
             self.reject(line, f"parser error: {exc.__class__.__name__}")
             return None
         if rec is None:
