@@ -36,6 +36,56 @@ RESULT_ONLY = "result_only"  # RESULT whose request line is not in the input
 TAG_TO_OP_TYPE = {97: "BIND", 101: "SRCH", 103: "MOD", 105: "ADD", 107: "DEL", 109: "MODRDN",
                   111: "CMP", 120: "EXT"}
 
+_I128_MAX = 2**127 - 1
+
+
+class _ByRepr:
+    """A JSON list or object logged as an op id (junk), as part of a pending op's key: equal by
+    its repr, as the compiled engine keys it (a list cannot be a dict key)."""
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.text = repr(value)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _ByRepr and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+
+def _key_part(value: Any) -> Any:
+    return _ByRepr(value) if type(value) is list or type(value) is dict else value
+
+
+def _op_key(conn_id: Any, op: Any, internal_id: Any) -> tuple[Any, Any, Any]:
+    """The pending-op key of a line whose op id is no int, or of an internal op (callers make the
+    usual `(conn_id, op, None)` themselves)."""
+    return (conn_id, _key_part(op), _key_part(internal_id))
+
+
+def _op_after(a: Any, b: Any) -> bool:
+    """`a > b` for op ids; ids of types Python cannot order (junk JSON: a list, a string against a
+    number, null) are not after, as in the compiled engine."""
+    ta, tb = type(a), type(b)
+    if ta is tb is int or ((ta is int or ta is float or ta is bool) and (tb is int or tb is float or tb is bool)):
+        return a > b
+    return ta is tb is str and a > b
+
+
+def _target_number(target: str) -> int | None:
+    """ABANDON's `targetop=N` as an op id to look up: None for a digit int() refuses (`²`) and for
+    a number beyond 128 bits (the compiled engine looks neither up)."""
+    if not target.isdecimal():
+        return None
+    try:
+        number = int(target)
+    except ValueError:  # beyond int()'s 4300 digits
+        return None
+    return number if number <= _I128_MAX else None
+
 
 @dataclass
 class Connection:
@@ -97,6 +147,8 @@ class Connection:
 
     def to_state(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k != "_identity"}
+        if self.awaiting_bind:  # a junk op id (a JSON list) is written as its key: its repr
+            state["awaiting_bind"] = [[x.text if type(x) is _ByRepr else x for x in k] for k in self.awaiting_bind]
         return state
 
     @classmethod
@@ -332,20 +384,24 @@ class Joiner:
             target = rec.get("targetop")
             details = None
             if target and target.isdigit():
-                tkey = (conn_id, int(target), None)
-                top = self.pending.get(tkey)
+                number = _target_number(target)
+                top = self.pending.get((conn_id, number, None)) if number is not None else None
                 if top is not None:
                     top["abandoned"] = True
                 details = {"target_key": f"{c.key}-{target}"}
             self._emit(c, rec, None, ident, COMPLETE, details, out)
             return
-        key = (conn_id, rec["op"], rec.get("internal_id"))
+        op_id = rec["op"]
+        iid = rec.get("internal_id")
+        key = (conn_id, op_id, None) if type(op_id) is int and iid is None else _op_key(conn_id, op_id, iid)
         op = {"req": rec, "ident": ident}
         if not rec.get("internal"):
+            bind_op = c.bind_op
             if op_type == "BIND":
-                c.bind_op = rec["op"]
+                c.bind_op = op_id
                 c.awaiting_bind = []
-            elif c.bind_op is not None and rec["op"] > c.bind_op:
+            elif bind_op is not None and (op_id > bind_op if type(op_id) is type(bind_op) is int
+                                          else _op_after(op_id, bind_op)):
                 if len(c.awaiting_bind) < 64:
                     c.awaiting_bind.append(list(key))
                 else:  # that BIND's RESULT is not coming (not logged): stop waiting for it
@@ -362,7 +418,9 @@ class Joiner:
     def _result(self, rec: Record, out: list[Any]) -> None:
         self.stats.results += 1
         conn_id = rec["conn"]
-        key = (conn_id, rec["op"], rec.get("internal_id"))
+        op_id = rec["op"]
+        iid = rec.get("internal_id")
+        key = (conn_id, op_id, None) if type(op_id) is int and iid is None else _op_key(conn_id, op_id, iid)
         op = self.pending.pop(key, None)
         c = self.conns.get(conn_id)
         if c is None:
@@ -410,7 +468,8 @@ class Joiner:
     def _emit(self, c: Connection, req: Record, res: Record | None, ident: dict[str, Any], status: str,
               details: dict[str, Any] | None, out: list[Any]) -> None:
         """Emit an operation, or hold it while a BIND logged before it still lacks its RESULT."""
-        if c.bind_op is not None and not req.get("internal") and req.get("op", -1) > c.bind_op:
+        bind_op = c.bind_op
+        if bind_op is not None and not req.get("internal") and _op_after(req.get("op", -1), bind_op):
             if len(c.held) < 64:
                 c.held.append({"req": req, "res": res, "status": status, "details": details})
                 return
@@ -427,7 +486,7 @@ class Joiner:
         c.held = []
 
     def _bound(self, c: Connection, req: Record, res: Record, kv: dict[str, str]) -> None:
-        if c.bind_op == req.get("op"):
+        if _key_part(c.bind_op) == _key_part(req.get("op")):
             c.bind_op = None
         if res.get("sasl_in_progress") or kv.get("err") == "14":
             c.awaiting_bind = []
@@ -459,7 +518,9 @@ class Joiner:
         c.changed()
 
     def _detail(self, rec: Record, kind: str, out: list[Any]) -> None:
-        key = (rec["conn"], rec.get("op"), rec.get("internal_id"))
+        op_id = rec.get("op")
+        iid = rec.get("internal_id")
+        key = (rec["conn"], op_id, None) if type(op_id) is int and iid is None else _op_key(rec["conn"], op_id, iid)
         op = self.pending.get(key)
         if op is None:
             if kind == "unprocessed":  # rejected before its request was logged: its RESULT follows
@@ -525,7 +586,7 @@ class Joiner:
                 chain.append({"req": op["req"], "ident": id(ident), "details": op.get("details"),
                               "abandoned": op.get("abandoned", False)})
                 op = op.get("_prev")
-            pending.append({"key": list(key), "chain": chain})
+            pending.append({"key": [x.value if type(x) is _ByRepr else x for x in key], "chain": chain})
         return {
             "version": 1,
             "last_open_conn": self.last_open_conn,
@@ -544,7 +605,7 @@ class Joiner:
             self.conns[c.conn_id] = c
         idents = state.get("identities", {})
         for entry in state.get("pending", []):
-            key = tuple(entry["key"])
+            key = tuple(_key_part(x) for x in entry["key"])
             op = None
             for item in reversed(entry["chain"]):
                 new = {"req": item["req"], "ident": idents.get(str(item["ident"]), {})}
