@@ -93,3 +93,42 @@ def test_values_that_used_to_crash_the_run_are_survived():
     assert "code" not in srch["dirsrv"]["result"] and "duration" not in srch["event"]
     mod = next(d for d in docs if d["dirsrv"]["op"]["type"] == "MOD")
     assert mod["dirsrv"]["target"]["dn"] == "x"
+
+
+def test_junk_the_compiled_engine_survived_first(tmp_path):
+    """The Python pipeline used to die on these while the engine went on; now it does what the engine
+    does (tests/unit/test_fast_equivalence.py compares the two when the extension is built)."""
+    stamp = "[04/Dec/2026:19:53:00.1 +0000]"
+    head = '{"local_time":"2026-12-04T19:53:00.1 +0000","conn_id":7,'
+    lines = [
+        "[04/Dec/2026:19:53:00.\u00b25 +0000] conn=1 op=1 UNBIND",
+        f"{stamp} conn=1 op=2 ABANDON targetop=\u00b2 msgid=2",
+        f"{stamp} conn=1 op=3 RESULT err=0 tag=101 etime=20000000000",
+        f"{stamp} conn=1 op=4 RESULT err=0 tag=101 etime={'9' * 400}",
+        head.replace('"conn_id":7', '"conn_id":1e20') + '"operation":"UNBIND","op_id":1}',
+        head + '"operation":"DISCONNECT","close_reason":[" - "]}',
+        head + '"operation":"BIND","op_id":1,"bind_dn":"cn=a","method":128,"version":3}',
+        head + '"operation":"SEARCH","op_id":[5],"base_dn":"","scope":0,"filter":"(x=1)"}',
+        head + '"operation":"SEARCH","op_id":"6","base_dn":"","scope":0,"filter":"(x=1)"}',
+        head + '"operation":"RESULT","op_id":[5],"err":0,"tag":101}',
+        "[04/Dec/0001:19:53:00.1 +0000] conn=2 fd=64 slot=64 connection from 1.2.3.4 to 1.2.3.5",
+        f"{stamp} conn=2 op=-1 fd=64 closed - U1",
+    ]
+    log = tmp_path / "access"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    buf = io.BytesIO()
+    p = AccessPipeline([str(log)], connections=True, deadletter=DeadLetter(stream=buf))
+    docs = [orjson.loads(orjson.dumps(doc)) for doc in p.documents()]
+    dead = [orjson.loads(x) for x in buf.getvalue().splitlines()]
+    assert [(d["line"], d["reason"]) for d in dead] == [(5, "parser error: OverflowError"),
+                                                       (6, "parser error: TypeError")]
+    ops = {str(d["dirsrv"]["op"]["id"]): d for d in docs if "op" in d["dirsrv"] and d["dirsrv"]["conn"]["id"] == 1}
+    ops.update((str(d["dirsrv"]["op"]["id"]), d) for d in docs if "op" in d["dirsrv"] and d["dirsrv"]["conn"]["id"] == 7
+               and d["dirsrv"]["op"]["type"] == "SRCH")
+    assert ops["1"]["@timestamp"] == "2026-12-04T19:53:00.\u00b250+00:00"
+    assert ops["2"]["dirsrv"]["abandon"]["target_key"].endswith("-\u00b2")
+    assert "duration" not in ops["3"]["event"] and ops["3"]["dirsrv"]["timing"]["etime"] == 2e10
+    assert "timing" not in ops["4"]["dirsrv"]
+    assert ops["[5]"]["dirsrv"]["op"]["status"] == "complete"
+    conn2 = next(d for d in docs if d["event"]["dataset"] == "dirsrv.connection" and d["dirsrv"]["conn"]["id"] == 2)
+    assert "duration" not in conn2["event"]

@@ -63,8 +63,8 @@ def run_python(paths: list[str], **options: Any) -> tuple[list[bytes], dict[str,
 def assert_same_or_reject(paths: list[str], **kwargs: Any) -> None:
     """For random inputs: an input the reference dies on is no example (hypothesis draws another).
 
-    Random byte damage finds those now and then (a dropped `.` makes a 10-digit etime 20 345 600 000 s,
-    a dropped year digit makes a connection last 2 000 years: beyond 2**64 ns, orjson refuses)."""
+    None is known (see PYTHON_DIED_ON for those it died on once): this keeps a new one from
+    flaking the properties (the seeded tests do not reject: they fail on it)."""
     try:
         assert_same(paths, **kwargs)
     except PythonDied:
@@ -234,15 +234,15 @@ if given is not None and POOL:
 JUNK_NUMBERS = ("--5", "-5", "+7", "09", "0", "\u0663", "\u00b2", "1_0", "_1", "1__0", "1e5", "0x10", "1.5", "",
                 "nan", "inf", "True", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
                 "-9223372036854775809", "18446744073709551615", "99999999999999999999999999")
-# (|etime| >= 2**64 ns still kills Python at output: see test_python_still_dies_on)
 JUNK_SECONDS = ("nan", "NaN", "inf", "-inf", "infinity", "+Infinity", "1e400", "-1e400", "1e-400", "0.0000000000",
                 "1.\u0663\u0663\u0663\u0663\u0663\u0663\u0663\u0663\u0663\u0663", "1.2345678901", "-0.5", "--1",
                 "1_000.5", "5_0", "9999999999", "9999999999.5", "18446744073", "2.5e9", "0.000000001",
-                "123456789.1234567890", "\u0663.5", " 1.5", "")
-# stamp component -> replacements of the same width (the line keeps its stamp shape); no year makes a
-# connection last 584+ years (2**64 ns: test_python_still_dies_on)
+                "123456789.1234567890", "\u0663.5", " 1.5", "", "20000000000", "-10000000000", "9" * 400,
+                "9" * 400 + ".1234567890")
+# stamp component -> replacements of the same width (the line keeps its stamp shape); year 0001 makes a
+# connection last 584+ years (2**64 ns)
 JUNK_TEXT_STAMP = {
-    1: ("00", "32", "31", "29", "99"), 3: ("0000", "1500", "2500", "1969", "2038"),
+    1: ("00", "32", "31", "29", "99"), 3: ("0000", "0001", "1500", "2500", "1969", "2038"),
     4: ("24", "99", "23", "00"), 5: ("60", "99", "59"), 6: ("60", "61", "99"),
     7: (" +9999", " -2400", " +0060", " +2359", "", " -0000", " +12\u0663\u0663"),
 }
@@ -270,8 +270,6 @@ TEXT_STAMP = re.compile(rb"^\[(\d\d)/(\w\w\w)/(\d{4}):(\d\d):(\d\d):(\d\d)(?:\.\
 
 def _junk_number(rnd: random.Random, key: bytes) -> bytes:
     value = rnd.choice(JUNK_NUMBERS)
-    if key == b"targetop" and value == "\u00b2":  # isdigit() but not int(): see test_python_still_dies_on
-        value = "12"
     if key == b"conn" and rnd.random() < 0.5:  # conn ids: digits only, at most 18 of them
         value = str(rnd.choice((10**17 + 3, 10**18 - 1, 10**18, 10**19 + 7, 5)))
     return value.encode()
@@ -322,14 +320,18 @@ def _junk_json(line: bytes, rnd: random.Random) -> bytes:
             key = rnd.choice(("err", "tag", "nentries", "wqdepth", "pr_idx", "pr_cookie", "msgid", "fd", "slot",
                               "scope", "keysize", "stat_count", "wbusy", "wmax", "target_op"))
             value = rnd.choice(JSON_VALUES)
-            obj[key] = "12" if key == "target_op" and value == "\u00b2" else value
+            obj[key] = value
         elif r < 0.75:
             obj[rnd.choice(TIMING_KEYS)] = rnd.choice(JUNK_SECONDS)
-        elif r < 0.9:  # ids: numbers of every kind Python can hash and compare (no None, str, list)
+        elif r < 0.9:  # ids: numbers of every kind, and values of other types
             key = rnd.choice(("conn_id", "op_id", "op_internal_id", "op_internal_nested_count"))
-            obj[key] = rnd.choice((0, 1, 7, -2, True, 2.0, 2.5, 2**63, 2**64 - 1, -(2**63)))
+            obj[key] = rnd.choice((0, 1, 7, -2, True, 2.0, 2.5, 2**63, 2**64 - 1, -(2**63), None, "2", [1],
+                                   {"a": 1}))
+        elif r < 0.95:
+            obj["conn_id"] = rnd.choice(("12", "Internal", "x", [1], {"a": 1}, None, 1e3, "18446744073709551615",
+                                         1e20, "1234567890123456789012345"))
         else:
-            obj["conn_id"] = rnd.choice(("12", "Internal", "x", [1], {"a": 1}, None, 1e3, "18446744073709551615"))
+            obj[rnd.choice(("close_reason", "close_error"))] = rnd.choice((" - ", [" - "], 5, ["x"], {}, "x - U1"))
     return orjson.dumps(obj) + b"\n"
 
 
@@ -384,31 +386,94 @@ def test_junk_rows_of_the_old_difference_table(tmp_path: Path) -> None:
         assert_same([str(path)], **options)
 
 
-PYTHON_STILL_DIES = {  # input -> what the compiled engine does instead (docs/fast-path.md)
+_STAMP = "[04/Dec/2026:19:53:00.1 +0000]"
+_JSON_HEAD = '{"local_time":"2026-12-04T19:53:00.1 +0000","conn_id":1,'
+
+# The Python reference died on these once (an exception outside its parser's guard, or orjson refusing
+# a document); now both paths do what the engine did: see docs/fast-path.md, "Known differences".
+PYTHON_DIED_ON = {
+    # a stamp fraction with a digit int() refuses (`str.isdigit()` and `_stamp_ok` pass it): reads as 0
     "superscript-fraction": "[04/Dec/2026:19:53:00.\u00b25 +0000] conn=1 op=1 UNBIND",
-    "abandon-superscript-target": "[04/Dec/2026:19:53:00.1 +0000] conn=1 op=1 ABANDON targetop=\u00b2 msgid=2",
-    "etime-beyond-64-bit-ns": "[04/Dec/2026:19:53:00.1 +0000] conn=1 op=1 RESULT err=0 tag=101 etime=20000000000",
-    "json-conn-beyond-64-bit": '{"local_time":"2026-12-04T19:53:00.1 +0000","operation":"UNBIND","conn_id":1e20,'
-                               '"op_id":1}',
-    "json-close-reason-list": '{"local_time":"2026-12-04T19:53:00.1 +0000","operation":"DISCONNECT","conn_id":1,'
-                              '"close_reason":[" - "]}',
+    "superscript-in-fraction": "[04/Dec/2026:19:53:00.5\u00b27 +0000] conn=1 op=1 UNBIND\n"
+                               "[04/Dec/2026:19:53:00.\u0663\u0663 +0000] conn=1 op=2 UNBIND",
+    "fraction-beyond-int-str-limit": f"[04/Dec/2026:19:53:00.{'1' * 5000} +0000] conn=1 op=1 UNBIND",
+    # ABANDON targetop=²: the target is not looked up (target_key is set)
+    "abandon-superscript-target": f"{_STAMP} conn=1 op=1 ABANDON targetop=\u00b2 msgid=2",
+    "abandon-odd-targets": f"{_STAMP} conn=1 op=2 SRCH base=\"\" scope=0 filter=\"(x=1)\" attrs=ALL\n"
+                           f"{_STAMP} conn=1 op=3 ABANDON targetop=\u0662 msgid=3\n"
+                           f"{_STAMP} conn=1 op=4 ABANDON targetop=2\u00b2 msgid=4\n"
+                           f"{_STAMP} conn=1 op=5 ABANDON targetop={'0' * 50}2 msgid=5\n"
+                           f"{_STAMP} conn=1 op=6 ABANDON targetop={'1' * 5000} msgid=6\n"
+                           f"{_STAMP} conn=1 op=2 RESULT err=0 tag=101 nentries=0 etime=0.1",
+    # event.duration >= 2**64 ns: left out (orjson writes 64 bits at most)
+    "etime-beyond-64-bit-ns": f"{_STAMP} conn=1 op=1 RESULT err=0 tag=101 etime=20000000000",
+    "etime-beyond-64-bit-ns-negative": f"{_STAMP} conn=1 op=1 RESULT err=0 tag=101 etime=-10000000000",
     "conn-duration-beyond-64-bit-ns": "[04/Dec/0001:19:53:00.1 +0000] conn=1 fd=64 slot=64 connection from 1.2.3.4 "
-                                      "to 1.2.3.5\n[04/Dec/2026:19:53:00.1 +0000] conn=1 op=-1 fd=64 closed - U1",
-    "json-unhashable-op": '{"local_time":"2026-12-04T19:53:00.1 +0000","operation":"SEARCH","conn_id":1,"op_id":[1]}',
+                                      f"to 1.2.3.5\n{_STAMP} conn=1 op=-1 fd=64 closed - U1",
+    # a timing of hundreds of digits: int() -> float() overflows; no timing, as for other junk
+    "etime-beyond-float": f"{_STAMP} conn=1 op=1 RESULT err=0 tag=101 etime={'9' * 400}\n"
+                          f"{_STAMP} conn=1 op=2 RESULT err=0 tag=101 etime={'9' * 400}.1234567890 "
+                          f"wtime={'9' * 5000}",
+    # a JSON conn_id beyond 64 bits: dead-lettered, `parser error: OverflowError`
+    "json-conn-beyond-64-bit": _JSON_HEAD.replace('"conn_id":1', '"conn_id":1e20') + '"operation":"UNBIND","op_id":1}',
+    "json-conn-digits-beyond-64-bit": "\n".join(
+        _JSON_HEAD.replace('"conn_id":1', f'"conn_id":{conn}') + '"operation":"UNBIND","op_id":1}'
+        for conn in ('"1234567890123456789012345"', "18446744073709551616", '"18446744073709551616"',
+                     "18446744073709551615", "-9223372036854775809", "-9223372036854775808", "1e300",
+                     f'"{"1" * 4400}"', f'"{"1" * 4400}x"', f'" -{"1_" * 3000}1 "')),
+    # JSON values of unexpected types
+    "json-close-reason-list": _JSON_HEAD + '"operation":"DISCONNECT","close_reason":[" - "]}',
+    "json-close-reason-types": "\n".join(
+        _JSON_HEAD + f'"operation":"DISCONNECT","close_reason":{reason}}}'
+        for reason in ('5', '{"a":" - "}', '["x"]', '[]', '0', '"x - U1","close_error":["e"]')),
+    "json-unhashable-op": _JSON_HEAD + '"operation":"SEARCH","op_id":[1]}',
+    # a JSON stamp whose hour has 36 digits: beyond the engine's 128-bit arithmetic, a bad timestamp
+    "json-stamp-beyond-128-bits": '{"local_time":"2026-12-04T-100000000000000000000000000000000000:53:00.1 +0000",'
+                                  '"operation":"UNBIND","conn_id":1,"op_id":1}',
 }
 
 
-@pytest.mark.parametrize("name", sorted(PYTHON_STILL_DIES))
-def test_python_still_dies_on(tmp_path: Path, name: str) -> None:
-    """Inputs the Python reference still dies on (outside its parser's guard, or in orjson).
+def _json_op(operation: str, op: str, extra: str = "") -> str:
+    return _JSON_HEAD + f'"operation":"{operation}","op_id":{op}{extra}}}'
 
-    The engine does not die (see docs/fast-path.md for what it does). When the reference is fixed,
-    this test fails: then make the engine follow and move the case to the equal ones."""
+
+def _odd_op_ids() -> list[str]:
+    """JSON op ids of every type against a pending BIND's (Python cannot order most mixes)."""
+    ids = ("1", "2", "2.0", "2.5", '"2"', '"10"', "[2]", "[2.0]", '{"a":2}', "null", "true", "[]", '["x",1.5,null]')
+    logs = []
+    for bind in ("1", '"1"', "[1]", "null", "1.5"):
+        for op in ids:
+            logs.append("\n".join((
+                _json_op("BIND", bind, ',"bind_dn":"cn=a","method":128,"version":3'),
+                _json_op("SEARCH", op, ',"base_dn":"","scope":0,"filter":"(x=1)"'),
+                _json_op("ENTRY", op, ',"target_dn":"cn=x"'),
+                _json_op("UNBIND", op),
+                _json_op("RESULT", op, ',"err":0,"tag":101'),
+                _json_op("RESULT", bind, ',"err":0,"tag":97,"bind_dn":"cn=a"'),
+                _json_op("RESULT", op, ',"err":0,"tag":101'))))
+    for op in ("1", "[1]", '"1"'):
+        for iid in ("1", "[1]", '{"x":1}', "null", '"a"'):
+            internal = f',"internal_op":true,"op_internal_id":{iid},"op_internal_nested_count":1'
+            logs.append("\n".join(2 * (_json_op("SEARCH", op, internal + ',"base_dn":"","scope":0,"filter":"(x)"'),
+                                       _json_op("RESULT", op, internal + ',"err":0,"tag":101'))))
+    return logs
+
+
+@pytest.mark.parametrize("name", sorted(PYTHON_DIED_ON))
+def test_junk_the_python_reference_died_on(tmp_path: Path, name: str) -> None:
     path = tmp_path / "access"
-    path.write_text(PYTHON_STILL_DIES[name] + "\n", encoding="utf-8")
-    with pytest.raises(PythonDied):
-        run_python([str(path)], **OPTIONS[0])
-    run_fast([str(path)], **OPTIONS[0])
+    path.write_text(PYTHON_DIED_ON[name] + "\n", encoding="utf-8")
+    for options in OPTIONS:
+        assert_same([str(path)], **options)
+
+
+def test_junk_json_op_ids_of_other_types(tmp_path: Path) -> None:
+    """op ids that are lists, objects, null or strings: joined by their repr, never ordered against
+    another type's (the Python reference died on these: unhashable, or `'2' > 1`)."""
+    path = tmp_path / "access"
+    for i, log in enumerate(_odd_op_ids()):
+        path.write_text(log + "\n", encoding="utf-8")
+        assert_same([str(path)], **OPTIONS[i % 2])
 
 
 if given is not None and POOL:
