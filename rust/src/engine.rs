@@ -394,12 +394,6 @@ pub struct Engine {
     closing: VecDeque<(f64, Option<(J, J)>)>,
     shard: u32,
     nshards: u32,
-    /// Sharding: the shard of each group of OWNER_GROUP consecutive connection ids seen (given
-    /// at the first line of one of them to the shard with the least load so far: a bounded table),
-    /// and each shard's load (bytes of its lines). Every shard reads every line in the same
-    /// order, so all of them make the same choices.
-    owners: FxHashMap<i128, u32>,
-    load: Vec<u64>,
     /// every line fed (a sharded engine's `stats.lines` counts only its own)
     pub fed_lines: i64,
     last_open_conn: i128,
@@ -579,7 +573,7 @@ impl Engine {
         Engine {
             connections, with_ids, host_json, host_name: host_name.filter(|h| !h.is_empty()).unwrap_or_default(),
             service, service_json, members: Members::default(), op_key: String::new(), grace, ts: Ts::default(), filters: FilterCache::default(),
-            conns: FxHashMap::default(), pending: FxHashMap::default(), unprocessed: FxHashMap::default(), seq: 0, closing: VecDeque::new(), shard: 0, nshards: 1, owners: FxHashMap::default(), load: vec![0], fed_lines: 0,
+            conns: FxHashMap::default(), pending: FxHashMap::default(), unprocessed: FxHashMap::default(), seq: 0, closing: VecDeque::new(), shard: 0, nshards: 1, fed_lines: 0,
             last_open_conn: -1, stats: Stats::default(), documents: 0, dead: Vec::new(), out: Vec::with_capacity(1 << 20), bulk: None,
         }
     }
@@ -638,11 +632,10 @@ impl Engine {
             if self.nshards > 1 {
                 let route = shard::route(t);
                 let owner = match route.conn() {
-                    Some(c) => self.owner_of(c),
+                    Some(c) => shard::shard_of(c, self.nshards),
                     None if route == Route::Parse => self.parsed_owner(t),
                     None => 0,
                 };
-                self.load[owner as usize] += raw.len() as u64;
                 if owner == self.shard {
                     self.line(&path_s, offset, lineno, t, bad);
                 } else {
@@ -664,8 +657,6 @@ impl Engine {
         assert!(nshards >= 1 && shard < nshards, "shard {} of {}", shard, nshards);
         self.shard = shard;
         self.nshards = nshards;
-        self.owners.clear();
-        self.load = vec![0; nshards as usize];
     }
 
     /// What parse_text makes of a connection's text line, after its `conn=N `: Some(true) an
@@ -694,29 +685,12 @@ impl Engine {
         None
     }
 
-    /// The shard of a connection: the one it was given at its first line, else (a new
-    /// connection) the least loaded so far (the first of equals).
-    fn owner_of(&mut self, conn: i128) -> u32 {
-        let group = conn.div_euclid(OWNER_GROUP);
-        if let Some(&s) = self.owners.get(&group) {
-            return s;
-        }
-        let mut best = 0;
-        for (i, &l) in self.load.iter().enumerate() {
-            if l < self.load[best] {
-                best = i;
-            }
-        }
-        self.owners.insert(group, best as u32);
-        best as u32
-    }
-
     /// The shard of a line only a full parse can tell (JSON of an unusual shape).
-    fn parsed_owner(&mut self, t: &str) -> u32 {
+    fn parsed_owner(&self, t: &str) -> u32 {
         match parse_line(t) {
             Parsed::Rec(r) => match r.get("conn").map(|c| c.resolved()) {
-                Some(J::Int(i)) => self.owner_of(*i as i128),
-                Some(J::UInt(u)) => self.owner_of(*u as i128),
+                Some(J::Int(i)) => shard::shard_of(*i as i128, self.nshards),
+                Some(J::UInt(u)) => shard::shard_of(*u as i128, self.nshards),
                 _ => 0,
             },
             _ => 0,
@@ -1934,9 +1908,8 @@ impl Engine {
     }
 }
 
-/// Connection ids given a shard together (`Engine::owner_of`).
-const OWNER_GROUP: i128 = 16;
-
+/// `s += str(v)` (f-string formatting), without an intermediate String for ints and strs.
+#[inline]
 /// Values in their insertion order (`seq`), without moving the values while sorting (a `Conn`
 /// is large).
 fn sorted_by_seq<T>(items: Vec<(u64, T)>) -> impl Iterator<Item = T> {
@@ -1946,8 +1919,6 @@ fn sorted_by_seq<T>(items: Vec<(u64, T)>) -> impl Iterator<Item = T> {
     order.into_iter().map(move |(_, i)| slots[i].take().unwrap())
 }
 
-/// `s += str(v)` (f-string formatting), without an intermediate String for ints and strs.
-#[inline]
 fn push_str_of(s: &mut String, v: &J) {
     match v.resolved() {
         J::Str(x) => s.push_str(x),

@@ -1,10 +1,8 @@
 //! Sharded engines (`access parse --workers N`): which shard owns a line, and what the other
 //! shards need to know about it.
 //!
-//! Every worker reads every line. It fully processes the lines of its shard (the shard of a
-//! group of 16 consecutive connection ids is chosen at the first line of one of them: the shard
-//! whose lines so far hold the fewest bytes, a choice every worker makes alike since all read the
-//! same lines; lines without a connection belong to shard 0) and looks at the others only for the two
+//! Every worker reads every line. It fully processes the lines of its shard (connection id mod
+//! N; lines without a connection belong to shard 0) and looks at the others only for the two
 //! facts that cross connections in `Joiner`: `connection from` lines (a connection id that goes
 //! backwards is a server restart) and the close-grace clock (when closed connections expire).
 //! The owner of a line is decided exactly as the parser would read its connection id, so a
@@ -38,6 +36,15 @@ impl Route<'_> {
             Route::TextOp { conn, .. } | Route::JsonOp { conn, .. } | Route::Conn { conn, .. } => Some(*conn),
             _ => None,
         }
+    }
+}
+
+/// The shard of a connection id (Python's `conn % n`: never negative).
+#[inline]
+pub fn shard_of(conn: i128, n: u32) -> u32 {
+    match i64::try_from(conn) {
+        Ok(c) => c.rem_euclid(n as i64) as u32, // no 128-bit division
+        Err(_) => conn.rem_euclid(n as i128) as u32,
     }
 }
 
@@ -267,5 +274,6 @@ mod tests {
         assert_eq!(route(j), Route::Conn { conn: 7, text: None });
         assert_eq!(route("{\"conn_id\":\"7\"}"), Route::Parse);
         assert_eq!(route("{\"conn_id\":7,\"notes\":[{\"conn_id\":9}]}").conn(), Some(7));
+        assert_eq!(shard_of(-5, 3), 1);
     }
 }
