@@ -122,17 +122,22 @@ class TimestampConverter:
             entry = self._second(key, date, tz)
         epoch, iso, iso_tz = entry
         if frac:
-            if frac.isdecimal():  # what int() reads (ASCII or other scripts' decimal digits)
+            if frac.isdecimal():  # what int() reads (any script's decimal digits)
                 try:
-                    value = int(frac) / 10 ** len(frac)
-                except ValueError:  # beyond int()'s 4300 digits: the same correctly rounded value
-                    value = float("0." + frac)
-            elif frac.isdigit():  # a digit int() refuses (`²`): the fraction reads as 0, as in the engine
-                value = 0.0
-            else:
-                raise BadTimestamp(f"unparsable fraction in {raw!r}")
-            return epoch + value, f"{iso}.{(frac + '00')[:3]}{iso_tz}"
+                    return epoch + int(frac) / 10 ** len(frac), f"{iso}.{(frac + '00')[:3]}{iso_tz}"
+                except ValueError:  # beyond int()'s 4300 digits
+                    pass
+            return epoch + _odd_fraction(frac, raw), f"{iso}.{(frac + '00')[:3]}{iso_tz}"
         return float(epoch), f"{iso}.000{iso_tz}"
+
+
+def _odd_fraction(frac: str, raw: str) -> float:
+    """The value of a fraction int() cannot read, as the compiled engine reads it."""
+    if frac.isdecimal():  # beyond int()'s 4300 digits: the same correctly rounded value
+        return float("0." + frac)
+    if frac.isdigit():  # a digit int() refuses (`²`): the fraction reads as 0
+        return 0.0
+    raise BadTimestamp(f"unparsable fraction in {raw!r}")
 
 
 def parse_seconds(value: str) -> float:

@@ -451,6 +451,10 @@ def _odd_op_ids() -> list[str]:
                 _json_op("RESULT", op, ',"err":0,"tag":101'),
                 _json_op("RESULT", bind, ',"err":0,"tag":97,"bind_dn":"cn=a"'),
                 _json_op("RESULT", op, ',"err":0,"tag":101'))))
+    for op in ("[1]", '{"a":1}', '"1"'):  # rejected before its request was logged (an empty `pending`)
+        error = _json_op("ERROR", op, ',"msg":"Insufficient SSF","local_ssf":0,"sasl_ssf":0,"ssl_ssf":0')
+        result = _json_op("RESULT", op, ',"err":13,"tag":101')
+        logs.append("\n".join((result, error, result, error, result)))
     for op in ("1", "[1]", '"1"'):
         for iid in ("1", "[1]", '{"x":1}', "null", '"a"'):
             internal = f',"internal_op":true,"op_internal_id":{iid},"op_internal_nested_count":1'

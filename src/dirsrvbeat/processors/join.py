@@ -60,10 +60,9 @@ def _key_part(value: Any) -> Any:
     return _ByRepr(value) if type(value) is list or type(value) is dict else value
 
 
-def _op_key(conn_id: Any, op: Any, internal_id: Any) -> tuple[Any, Any, Any]:
-    """The pending-op key of a line whose op id is no int, or of an internal op (callers make the
-    usual `(conn_id, op, None)` themselves)."""
-    return (conn_id, _key_part(op), _key_part(internal_id))
+def _op_key(key: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+    """A pending-op key a dict refused (TypeError: unhashable), with its lists/objects keyed by repr."""
+    return (key[0], _key_part(key[1]), _key_part(key[2]))
 
 
 def _op_after(a: Any, b: Any) -> bool:
@@ -391,23 +390,23 @@ class Joiner:
                 details = {"target_key": f"{c.key}-{target}"}
             self._emit(c, rec, None, ident, COMPLETE, details, out)
             return
-        op_id = rec["op"]
-        iid = rec.get("internal_id")
-        key = (conn_id, op_id, None) if type(op_id) is int and iid is None else _op_key(conn_id, op_id, iid)
+        key = (conn_id, rec["op"], rec.get("internal_id"))
+        try:
+            prev = self.pending.get(key)
+        except TypeError:  # a JSON list or object as op id: keyed by its repr, as the engine keys it
+            key = _op_key(key)
+            prev = self.pending.get(key)
         op = {"req": rec, "ident": ident}
         if not rec.get("internal"):
-            bind_op = c.bind_op
             if op_type == "BIND":
-                c.bind_op = op_id
+                c.bind_op = rec["op"]
                 c.awaiting_bind = []
-            elif bind_op is not None and (op_id > bind_op if type(op_id) is type(bind_op) is int
-                                          else _op_after(op_id, bind_op)):
+            elif c.bind_op is not None and _op_after(rec["op"], c.bind_op):
                 if len(c.awaiting_bind) < 64:
                     c.awaiting_bind.append(list(key))
                 else:  # that BIND's RESULT is not coming (not logged): stop waiting for it
                     c.bind_op = None
                     c.awaiting_bind = []
-        prev = self.pending.get(key)
         if prev is not None:
             if rec.get("internal"):
                 op["_prev"] = prev  # nested/sequential internal ops reusing one key: a stack
@@ -418,10 +417,12 @@ class Joiner:
     def _result(self, rec: Record, out: list[Any]) -> None:
         self.stats.results += 1
         conn_id = rec["conn"]
-        op_id = rec["op"]
-        iid = rec.get("internal_id")
-        key = (conn_id, op_id, None) if type(op_id) is int and iid is None else _op_key(conn_id, op_id, iid)
-        op = self.pending.pop(key, None)
+        key = (conn_id, rec["op"], rec.get("internal_id"))
+        try:
+            op = self.pending.pop(key, None)
+        except TypeError:  # a JSON list or object as op id: keyed by its repr, as the engine keys it
+            key = _op_key(key)
+            op = self.pending.pop(key, None)
         c = self.conns.get(conn_id)
         if c is None:
             c = self._conn(conn_id, rec["t"], rec.get("json_key"))
@@ -431,8 +432,10 @@ class Joiner:
             self.stats.results_without_request += 1
             self.stats.ops_emitted += 1
             details = None
-            if self.unprocessed and key in self.unprocessed:
-                details = {"unprocessed": self.unprocessed.pop(key)}
+            if self.unprocessed:
+                key = _op_key(key)  # (an empty `pending` popped it unhashed)
+                if key in self.unprocessed:
+                    details = {"unprocessed": self.unprocessed.pop(key)}
             out.append(OpEvent(None, rec, c.identity(), RESULT_ONLY, details))
             return
         prev = op.pop("_prev", None)
@@ -468,8 +471,7 @@ class Joiner:
     def _emit(self, c: Connection, req: Record, res: Record | None, ident: dict[str, Any], status: str,
               details: dict[str, Any] | None, out: list[Any]) -> None:
         """Emit an operation, or hold it while a BIND logged before it still lacks its RESULT."""
-        bind_op = c.bind_op
-        if bind_op is not None and not req.get("internal") and _op_after(req.get("op", -1), bind_op):
+        if c.bind_op is not None and not req.get("internal") and _op_after(req.get("op", -1), c.bind_op):
             if len(c.held) < 64:
                 c.held.append({"req": req, "res": res, "status": status, "details": details})
                 return
@@ -486,7 +488,8 @@ class Joiner:
         c.held = []
 
     def _bound(self, c: Connection, req: Record, res: Record, kv: dict[str, str]) -> None:
-        if _key_part(c.bind_op) == _key_part(req.get("op")):
+        bind_op = c.bind_op
+        if bind_op == req.get("op") and (type(bind_op) is int or _key_part(bind_op) == _key_part(req.get("op"))):
             c.bind_op = None
         if res.get("sasl_in_progress") or kv.get("err") == "14":
             c.awaiting_bind = []
@@ -518,10 +521,12 @@ class Joiner:
         c.changed()
 
     def _detail(self, rec: Record, kind: str, out: list[Any]) -> None:
-        op_id = rec.get("op")
-        iid = rec.get("internal_id")
-        key = (rec["conn"], op_id, None) if type(op_id) is int and iid is None else _op_key(rec["conn"], op_id, iid)
-        op = self.pending.get(key)
+        key = (rec["conn"], rec.get("op"), rec.get("internal_id"))
+        try:
+            op = self.pending.get(key)
+        except TypeError:  # a JSON list or object as op id: keyed by its repr, as the engine keys it
+            key = _op_key(key)
+            op = self.pending.get(key)
         if op is None:
             if kind == "unprocessed":  # rejected before its request was logged: its RESULT follows
                 if len(self.unprocessed) > 10_000:
