@@ -940,15 +940,18 @@ impl Engine {
             "haproxy" => "haproxy",
             _ => "",
         };
-        let t: Option<S> = match rec.get("t") {
-            Some(J::Str(s)) => Some(s.clone()),
-            _ => None,
-        };
         if !self.closing.is_empty() {
-            if let Some(t) = &t {
+            if let Some(J::Str(t)) = rec.get("t") {
                 self.expire(t);
             }
         }
+        // the stamp as an owned string only where a connection may be made from it here
+        let t = || -> Option<S> {
+            match rec.get("t") {
+                Some(J::Str(s)) => Some(s.clone()),
+                _ => None,
+            }
+        };
         match kind {
             "req" => self.request(rec),
             "result" => self.result(rec),
@@ -957,7 +960,7 @@ impl Engine {
             "close" => self.close(rec),
             "tls" => {
                 let conn = rec.g("conn");
-                let c = self.conn_mut(&conn, t.as_ref(), rec.get("json_key"));
+                let c = self.conn_mut(&conn, t().as_ref(), rec.get("json_key"));
                 if !rec.g("bits").is_null() {
                     c.tls_protocol = rec.g("protocol");
                     c.tls_bits = rec.g("bits");
@@ -978,13 +981,13 @@ impl Engine {
             }
             "autobind" => {
                 let conn = rec.g("conn");
-                let c = self.conn_mut(&conn, t.as_ref(), rec.get("json_key"));
+                let c = self.conn_mut(&conn, t().as_ref(), rec.get("json_key"));
                 c.autobind_dn = rec.g("dn");
                 c.changed();
             }
             "haproxy" => {
                 let conn = rec.g("conn");
-                let c = self.conn_mut(&conn, t.as_ref(), rec.get("json_key"));
+                let c = self.conn_mut(&conn, t().as_ref(), rec.get("json_key"));
                 c.haproxy_src = c.src.clone();
                 let src = rec.g("src");
                 if src.truthy() {
@@ -1908,8 +1911,6 @@ impl Engine {
     }
 }
 
-/// `s += str(v)` (f-string formatting), without an intermediate String for ints and strs.
-#[inline]
 /// Values in their insertion order (`seq`), without moving the values while sorting (a `Conn`
 /// is large).
 fn sorted_by_seq<T>(items: Vec<(u64, T)>) -> impl Iterator<Item = T> {
@@ -1919,6 +1920,8 @@ fn sorted_by_seq<T>(items: Vec<(u64, T)>) -> impl Iterator<Item = T> {
     order.into_iter().map(move |(_, i)| slots[i].take().unwrap())
 }
 
+/// `s += str(v)` (f-string formatting), without an intermediate String for ints and strs.
+#[inline]
 fn push_str_of(s: &mut String, v: &J) {
     match v.resolved() {
         J::Str(x) => s.push_str(x),
