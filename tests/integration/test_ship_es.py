@@ -229,13 +229,17 @@ def big_log(tmp_path: Path) -> tuple[Path, list[Path]]:
     return live, [live]
 
 
-def test_kill_minus_nine_mid_bulk_then_rerun_loses_and_duplicates_nothing(clean, tmp_path):
+@pytest.mark.parametrize("engine", ["python", "auto"])
+def test_kill_minus_nine_mid_bulk_then_rerun_loses_and_duplicates_nothing(clean, tmp_path, engine):
     scenario_server(clean)
     es = clean
     cli("setup", "--es-url", es.url)
     live, files = big_log(tmp_path)
     state = tmp_path / "state"
-    args = [*CLI, "access", "ship", str(live), "--state-dir", str(state), "--es-url", es.url, "--batch-docs", "150"]
+    config = tmp_path / "dirsrvbeat.yml"  # small requests: the run lasts long enough to be killed mid-bulk
+    config.write_text(f"elasticsearch:\n  hosts: ['{es.url}']\n  bulk:\n    chunk_docs: 150\n")
+    args = [*CLI, "access", "ship", str(live), "--state-dir", str(state), "--config", str(config),
+            "--batch-docs", "150", "--engine", engine]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     registry = state / "registry.json"
     deadline = time.monotonic() + 120
@@ -265,7 +269,8 @@ def test_elasticsearch_stopped_mid_run_exits_nonzero_without_advancing(clean, tm
     state = tmp_path / "state"
     config = tmp_path / "dirsrvbeat.yml"
     config.write_text(f"elasticsearch:\n  hosts: ['{es.url}']\n  timeout: 5\n"
-                      "  bulk:\n    max_retries: 2\n    initial_backoff: 0.2\n    max_backoff: 1\n")
+                      "  bulk:\n    max_retries: 2\n    initial_backoff: 0.2\n    max_backoff: 1\n"
+                      "    chunk_docs: 100\n")
     args = [*CLI, "access", "ship", str(live), "--config", str(config), "--state-dir", str(state),
             "--batch-docs", "100"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
