@@ -108,12 +108,12 @@ def bench_parse(path: str, workers: int, logconv: bool) -> None:
 def bench_ship(path: str, es_url: str, rounds: int = 2) -> None:
     """`access ship` documents/s next to the raw `_bulk` ceiling of the same server: the very bodies
     ship sends (framed by the engine, same index names and templates, same 5000-document / 5 MiB
-    chunks, one request in flight), posted straight to `_bulk`. Fresh indices for every run;
+    chunks, same answer filter, one request in flight), posted straight to `_bulk`. Fresh indices for every run;
     ceiling and ship alternate `rounds` times (the first ceiling run also warms the server up)."""
     from dirsrvbeat.access import fast
     from dirsrvbeat.access.ship_native import _Chunks
     from dirsrvbeat.es.client import EsClient
-    from dirsrvbeat.outputs.elasticsearch import DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_DOCS
+    from dirsrvbeat.outputs.elasticsearch import BULK_FILTER_PATH, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_DOCS
 
     prefix = "benchship"
     size = os.path.getsize(path)
@@ -151,7 +151,7 @@ def bench_ship(path: str, es_url: str, rounds: int = 2) -> None:
             wipe()
             t0 = time.perf_counter()
             for body in bodies:
-                resp = client.bulk(body)
+                resp = client.bulk(body, filter_path=BULK_FILTER_PATH)  # the request ship makes
                 if resp.get("errors"):
                     raise SystemExit("ceiling: _bulk answered errors")
             ceiling = time.perf_counter() - t0

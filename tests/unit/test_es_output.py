@@ -89,7 +89,7 @@ class ScriptedClient:
     def info(self) -> ServerInfo:
         return ServerInfo(number=f"{self.major}.19.21" if self.major > 6 else "6.8.23")
 
-    def bulk(self, body: bytes) -> Any:
+    def bulk(self, body: bytes, filter_path: str | None = None) -> Any:
         self.bodies.append(body)
         actions = _actions(body)
         step = self.script.pop(0) if self.script else all_created

@@ -73,7 +73,7 @@ def engine(request):
 
 def ship(tmp_path, sender, pattern="access*", engine="python", **kw):
     shipper = Shipper([str(tmp_path / "logs" / pattern)], str(tmp_path / "state"), sender, batch_docs=BATCH,
-                      engine=engine, **kw)
+                      engine=engine, checkpoint_seconds=0, **kw)
     assert shipper.uses_native() == (engine == "rust")
     return shipper.run()
 

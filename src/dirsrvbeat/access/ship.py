@@ -108,7 +108,7 @@ class Shipper:
                  service_name: str | None = None, deadletter: DeadLetter | None = None,
                  close_grace_seconds: float | None = None,
                  progress: Callable[[int], None] | None = None, extra_processors: list[Any] | None = None,
-                 engine: str = "auto") -> None:
+                 engine: str = "auto", checkpoint_seconds: float = 1.0) -> None:
         if engine not in ("auto", "python", "rust"):
             raise ValueError(f"engine must be auto, python or rust, not {engine!r}")
         self.patterns = patterns
@@ -124,6 +124,9 @@ class Shipper:
         self.progress = progress
         self.extra_processors = extra_processors or []
         self.engine = engine
+        # compiled engine: a checkpoint every batch_docs documents but at most one per this many
+        # seconds (as Filebeat's registry.flush), plus one at the end of each file
+        self.checkpoint_seconds = checkpoint_seconds
         self.summary = ShipSummary()
 
     def uses_native(self) -> bool:

@@ -19,7 +19,8 @@ from bisect import bisect_right
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
-from itertools import accumulate
+from itertools import accumulate, repeat
+from operator import add
 from typing import IO, Any
 
 import orjson
@@ -58,7 +59,7 @@ class _Chunks:
         lines = data.split(b"\n")
         lines.pop()  # after the last newline
         last = self.ends[-1] if self.ends else self.base
-        ends = accumulate(map(len, lines), lambda total, n: total + n + 1, initial=last)
+        ends = accumulate(map(add, map(len, lines), repeat(1)), initial=last)  # + 1: the newline
         next(ends)  # the initial value
         self.ends.extend(ends)
         self.lines.extend(lines)
@@ -117,9 +118,13 @@ class NativeRun:
         self.produced = 0  # documents made by the engine
         self.dispatched = 0  # documents handed to delivery
         self.since_checkpoint = 0
+        self.next_checkpoint = 0.0  # monotonic time before which no batch checkpoint is taken
         self.checkpoints: deque[tuple[int, bytes]] = deque()  # (documents made before it, registry)
         self.inflight: Future[None] | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dirsrvbeat-bulk")
+        # registry writes (fsyncs) in order, off the path between two bulk requests
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dirsrvbeat-registry")
+        self.writes: deque[Future[None]] = deque()
 
     # ------------------------------------------------------------------ delivery
     def _settle(self) -> None:
@@ -143,9 +148,14 @@ class NativeRun:
             self.summary.documents += ndocs
             self.summary.acknowledged += result.acknowledged
             self.summary.rejected += result.rejected
-        if snapshot is not None:
-            Registry.write_snapshot(self.s.registry_path, snapshot)
-            self.summary.checkpoints += 1
+        if snapshot is not None:  # acknowledged: its checkpoint may be written
+            while self.writes and self.writes[0].done():
+                self.writes.popleft().result()  # a failed write stops the run
+            self.writes.append(self.writer.submit(self._commit, snapshot))
+
+    def _commit(self, snapshot: bytes) -> None:
+        Registry.write_snapshot(self.s.registry_path, snapshot)
+        self.summary.checkpoints += 1
 
     def _pump(self) -> None:
         while self.chunks.full():
@@ -156,6 +166,7 @@ class NativeRun:
         self.registry.pipeline = orjson.Fragment(self.engine.export_state())  # type: ignore[assignment]
         self.checkpoints.append((self.produced, self.registry.snapshot()))
         self.since_checkpoint = 0
+        self.next_checkpoint = time.monotonic() + self.s.checkpoint_seconds
 
     def _add(self, data: bytes) -> None:
         if data:
@@ -182,8 +193,11 @@ class NativeRun:
             if self.checkpoints:  # documents all dispatched: the rest of the checkpoints
                 self._dispatch([], 0)
             self._settle()
+            while self.writes:
+                self.writes.popleft().result()
         finally:
             self.executor.shutdown(wait=True)
+            self.writer.shutdown(wait=True)  # acknowledged checkpoints are written even when a later bulk failed
             stats = self.engine.stats()
             self.summary.unparsed = stats["unparsed"]
             self.summary.operations = stats["ops_emitted"]
@@ -223,7 +237,7 @@ class NativeRun:
                 continue
             block, carry = (data[:cut], data[cut:]) if cut < len(data) else (data, b"")
             self._feed(path, block, state)
-            if self.since_checkpoint >= batch_docs:
+            if self.since_checkpoint >= batch_docs and time.monotonic() >= self.next_checkpoint:
                 self._checkpoint()
                 if self.framed:
                     engine.set_ingested(_now_iso())

@@ -231,6 +231,16 @@ class _ProbeAwarePool(elastic_transport.NodePool):
         super().mark_dead(node, _now)
 
 
+class _NdjsonBytes(elastic_transport.NdjsonSerializer):
+    """NDJSON that sends a ready body (bytes ending in a newline) as it is: the stock serializer
+    copies every `_bulk` body twice."""
+
+    def dumps(self, data: Any) -> bytes:
+        if isinstance(data, bytes) and data.endswith(b"\n"):
+            return data
+        return super().dumps(data)  # type: ignore[no-any-return]
+
+
 class EsClient:
     """Thin Elasticsearch client: a node list, auth, TLS, timeouts, and the endpoints dirsrvbeat uses.
 
@@ -286,7 +296,7 @@ class EsClient:
                 verify_certs=verify, ca_certs=ca_file, ssl_show_warn=False)
             for c in configs
         ]
-        serializers = {JSON: elastic_transport.OrjsonSerializer(), NDJSON: elastic_transport.NdjsonSerializer(),
+        serializers = {JSON: elastic_transport.OrjsonSerializer(), NDJSON: _NdjsonBytes(),
                        "text/*": elastic_transport.TextSerializer()}
         self._transport = elastic_transport.Transport(
             node_configs, serializers=serializers, default_mimetype=JSON,
@@ -470,9 +480,16 @@ class EsClient:
         return entry.get("policy") if isinstance(entry, Mapping) else None
 
     # ------------------------------------------------------------------------------- documents
-    def bulk(self, body: bytes, *, timeout: float | None = None, refresh: str | bool | None = None) -> Any:
-        """`POST /_bulk` with an already serialised NDJSON body (bytes, ending in a newline)."""
-        params = {"refresh": refresh} if refresh is not None else None
+    def bulk(self, body: bytes, *, timeout: float | None = None, refresh: str | bool | None = None,
+             filter_path: str | None = None) -> Any:
+        """`POST /_bulk` with an already serialised NDJSON body (bytes, ending in a newline);
+        `filter_path` trims the answer (the server serialises and we parse less)."""
+        params: dict[str, Any] | None = {}
+        if refresh is not None:
+            params["refresh"] = refresh
+        if filter_path is not None:
+            params["filter_path"] = filter_path
+        params = params or None
         return self.request("POST", "/_bulk", params=params, body=body, ndjson=True, timeout=timeout).body
 
     def refresh(self, index: str) -> Any:

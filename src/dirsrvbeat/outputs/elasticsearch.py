@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -56,6 +57,8 @@ from ..plugins import register
 log = logging.getLogger("dirsrvbeat.output.elasticsearch")
 
 MiB = 1 << 20
+# what the output reads of a _bulk answer (the rest would be serialised, sent and parsed for nothing)
+BULK_FILTER_PATH = "took,errors,items.*._index,items.*._id,items.*.status,items.*.result,items.*.error"
 DEFAULT_CHUNK_BYTES = 5 * MiB
 DEFAULT_CHUNK_DOCS = 5000
 
@@ -194,6 +197,25 @@ class _Item:
         return self._id
 
 
+class _FramedItem(_Item):
+    """An item framed elsewhere, its lines held without their newlines (no copy per document)."""
+
+    __slots__ = ()
+
+    def __init__(self, action: bytes, source: bytes) -> None:
+        super().__init__(action, source, meta_read=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.action) + len(self.source) + 2
+
+
+def _body(items: list[_Item]) -> bytes:
+    if items and isinstance(items[0], _FramedItem):
+        return b"\n".join(chain((part for item in items for part in (item.action, item.source)), (b"",)))
+    return b"".join(part for item in items for part in (item.action, item.source))
+
+
 class _Retry(Exception):
     """Something retryable happened (internal; drives tenacity)."""
 
@@ -282,10 +304,12 @@ class ElasticsearchOutput:
         if len(lines) % 2:
             raise ValueError("framed lines must come in (action, source) pairs")
         result = BulkResult()
-        items = [_Item(lines[i] + b"\n", lines[i + 1] + b"\n", meta_read=False) for i in range(0, len(lines), 2)]
+        items: list[_Item] = [_FramedItem(lines[i], lines[i + 1]) for i in range(0, len(lines), 2)]
         try:
             for chunk in self._chunks(iter(items)):
-                self._deliver(chunk, result)
+                # the usual case: the caller's lines are already one chunk, sent as they are
+                body = b"\n".join(chain(lines, (b"",))) if len(chunk) == len(items) else None
+                self._deliver(chunk, result, body)
         finally:
             self.stats.merge(result)
         return result
@@ -399,8 +423,8 @@ class ElasticsearchOutput:
             raise DeliveryError(f"Elasticsearch version detection failed: {exc}", BulkResult(), 0, exc) from exc
         return self._doc_type  # pragma: no cover
 
-    def _deliver(self, chunk: list[_Item], result: BulkResult) -> None:
-        state = _ChunkState(pending=list(chunk))
+    def _deliver(self, chunk: list[_Item], result: BulkResult, body: bytes | None = None) -> None:
+        state = _ChunkState(pending=list(chunk), body=body)
         try:
             for attempt in self._retrying():
                 with attempt:
@@ -426,11 +450,12 @@ class ElasticsearchOutput:
 
     def _attempt(self, state: _ChunkState, result: BulkResult) -> None:
         pending = state.pending
-        body = b"".join(part for item in pending for part in (item.action, item.source))
+        body = state.body if state.body is not None else _body(pending)
+        state.body = None  # a retry sends what is still pending
         result.requests += 1
         result.bytes += len(body)
         try:
-            resp = self.client.bulk(body)
+            resp = self.client.bulk(body, filter_path=BULK_FILTER_PATH)
         except (EsConnectionError, EsServerError, EsTooManyRequests) as exc:
             raise _Retry(str(exc), exc) from exc
         except EsRequestError as exc:
@@ -515,6 +540,7 @@ class _RejectInfo:
 @dataclass
 class _ChunkState:
     pending: list[_Item]
+    body: bytes | None = None  # the pending items' body, when the caller has it already
     undeliverable: list[_RejectInfo] = field(default_factory=list)
     split: list[list[_Item]] | None = None
 
